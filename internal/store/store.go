@@ -1,0 +1,100 @@
+// Package store defines cfgate's domain records (users, courses, grants,
+// sessions, failed-login counters) and the Store interface that the login
+// handler and the operator CLI use. Implementations live in subpackages:
+// dynamo (one DynamoDB table, single-table design) and mem (embedded, for
+// local use and tests). storetest holds the conformance suite both pass.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors returned by every Store implementation. Callers test them with
+// errors.Is; implementations wrap them with context.
+var (
+	// ErrNotFound means the record does not exist (or has expired).
+	ErrNotFound = errors.New("not found")
+	// ErrExists means a create-only write found the record already present.
+	ErrExists = errors.New("already exists")
+	// ErrThrottled means the backend refused the call for capacity reasons;
+	// the handler answers 503 and the caller may retry later.
+	ErrThrottled = errors.New("throttled")
+)
+
+// User is a viewer account.
+type User struct {
+	Email        string // normalised: trimmed, lower case
+	PasswordHash string // PHC-format argon2id hash, parameters included
+	Disabled     bool
+	CreatedAt    time.Time
+}
+
+// Course is an entry of the catalogue. Its ID is the path segment under
+// /courses/ and must match ^[a-z0-9][a-z0-9-]{0,62}$.
+type Course struct {
+	ID    string
+	Title string
+}
+
+// Grant says that a user may watch a course, until Expires when it is not zero.
+type Grant struct {
+	Email    string
+	CourseID string
+	Expires  time.Time // zero: no expiry
+}
+
+// Active reports whether the grant is in force at now.
+func (g Grant) Active(now time.Time) bool {
+	return g.Expires.IsZero() || now.Before(g.Expires)
+}
+
+// Session is a login session. Only the SHA-256 hash of the random session id
+// is ever stored (IDHash, lower-case hex), so a leaked table grants nothing.
+type Session struct {
+	IDHash    string
+	Email     string
+	CreatedAt time.Time
+	Expires   time.Time
+}
+
+// Store is what cfgate needs from its database. Every method is safe for
+// concurrent use. Reads of records that carry an expiry (sessions, grants)
+// return them even when expired only if the backend has not removed them
+// yet; callers check expiry themselves with their own clock.
+type Store interface {
+	// Users.
+	GetUser(ctx context.Context, email string) (User, error)
+	CreateUser(ctx context.Context, u User) error // ErrExists if present
+	PutUser(ctx context.Context, u User) error    // create or replace
+
+	// Catalogue.
+	GetCourse(ctx context.Context, id string) (Course, error)
+	PutCourse(ctx context.Context, c Course) error
+	ListCourses(ctx context.Context) ([]Course, error) // sorted by ID
+
+	// Grants.
+	GetGrant(ctx context.Context, email, courseID string) (Grant, error)
+	PutGrant(ctx context.Context, g Grant) error
+	DeleteGrant(ctx context.Context, email, courseID string) error // no error if absent
+	ListGrants(ctx context.Context, email string) ([]Grant, error) // sorted by CourseID
+
+	// Sessions.
+	CreateSession(ctx context.Context, s Session) error
+	GetSession(ctx context.Context, idHash string) (Session, error)
+	DeleteSession(ctx context.Context, idHash string) error // no error if absent
+	// DeleteUserSessions revokes every session of a user and returns how many.
+	DeleteUserSessions(ctx context.Context, email string) (int, error)
+
+	// Failed-login counting, for lockout. RecordFailure atomically adds one
+	// failure to the user's current window and returns the count in that
+	// window; a window starts at the first failure and lasts window long.
+	// N concurrent calls are counted exactly N times.
+	RecordFailure(ctx context.Context, email string, now time.Time, window time.Duration) (int, error)
+	// Failures returns the count in the window that is current at now (0 if
+	// none or it has passed).
+	Failures(ctx context.Context, email string, now time.Time) (int, error)
+	// ResetFailures clears the counter (after a successful login).
+	ResetFailures(ctx context.Context, email string) error
+}
