@@ -1,0 +1,660 @@
+// Package dynamo implements store.Store on one DynamoDB table (single-table
+// design) through aws-sdk-go-v2, behind one-method interfaces whose
+// signatures copy *dynamodb.Client's.
+//
+// # Key schema
+//
+// The table has a string partition key PK and a string sort key SK, no
+// secondary index, on-demand billing, and TTL on the attribute "ttl" (epoch
+// seconds). Times are stored as epoch milliseconds (N).
+//
+//	PK               SK               attributes                       record
+//	USER#<email>     PROFILE          email, hash, disabled, created   store.User
+//	USER#<email>     GRANT#<course>   email, course, expires?, ttl?    store.Grant
+//	USER#<email>     SESSION#<hash>   ttl                              index of the user's sessions
+//	USER#<email>     FAILURES         count, wstart, wend, ttl         failed-login window
+//	COURSE#<id>      COURSE           id, title                        store.Course (GetCourse)
+//	CATALOGUE        COURSE#<id>      id, title                        catalogue listing (ListCourses)
+//	SESSION#<hash>   SESSION          email, created, expires, ttl     store.Session
+//
+// Access patterns: every read is a consistent GetItem or Query, never a Scan.
+// ListGrants is a Query on PK=USER#<email>, SK begins_with GRANT#, so it comes
+// back sorted by course id; ListCourses is a Query on PK=CATALOGUE.
+// PutCourse writes the course and its catalogue entry in one transaction.
+// CreateSession writes the user's SESSION# index item, then the session
+// (conditional on its absence); DeleteUserSessions queries the index items
+// and deletes each session conditional on its email, so a stray index item
+// can never delete another user's session. Sessions, grants with an expiry
+// and failure windows carry ttl, so DynamoDB removes them some time after
+// they expire; until then they are returned as stored (see store.Store).
+//
+// RecordFailure is two conditional UpdateItems and no read: ADD count if
+// the window is still current (wend > now), else start a new window with
+// count 1 if there is none or it has passed; if both conditions fail another
+// caller has just reset the window, and the first update is retried. N
+// concurrent failures are counted exactly N times.
+//
+// Throttling errors (ProvisionedThroughputExceededException,
+// ThrottlingException, RequestLimitExceeded, and transactions cancelled for
+// throttling) are returned wrapping store.ErrThrottled, after the SDK's own
+// retries.
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/cfgate/cfgate/internal/store"
+)
+
+// GetItemAPI is the GetItem method of *dynamodb.Client.
+type GetItemAPI interface {
+	GetItem(ctx context.Context, params *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+}
+
+// PutItemAPI is the PutItem method of *dynamodb.Client.
+type PutItemAPI interface {
+	PutItem(ctx context.Context, params *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+}
+
+// DeleteItemAPI is the DeleteItem method of *dynamodb.Client.
+type DeleteItemAPI interface {
+	DeleteItem(ctx context.Context, params *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+}
+
+// UpdateItemAPI is the UpdateItem method of *dynamodb.Client.
+type UpdateItemAPI interface {
+	UpdateItem(ctx context.Context, params *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+}
+
+// QueryAPI is the Query method of *dynamodb.Client.
+type QueryAPI interface {
+	Query(ctx context.Context, params *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+// TransactWriteItemsAPI is the TransactWriteItems method of *dynamodb.Client.
+type TransactWriteItemsAPI interface {
+	TransactWriteItems(ctx context.Context, params *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+// DynamoAPI is the part of *dynamodb.Client the store uses.
+type DynamoAPI interface {
+	GetItemAPI
+	PutItemAPI
+	DeleteItemAPI
+	UpdateItemAPI
+	QueryAPI
+	TransactWriteItemsAPI
+}
+
+var _ DynamoAPI = (*dynamodb.Client)(nil)
+
+// Store is a store.Store on one DynamoDB table.
+type Store struct {
+	db    DynamoAPI
+	table *string
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns a store on the named table (see CreateTable for its schema).
+func New(client DynamoAPI, table string) *Store {
+	return &Store{db: client, table: aws.String(table)}
+}
+
+// Attribute names.
+const (
+	attrPK       = "PK"
+	attrSK       = "SK"
+	attrTTL      = "ttl"
+	attrEmail    = "email"
+	attrHash     = "hash"
+	attrDisabled = "disabled"
+	attrCreated  = "created"
+	attrCourse   = "course"
+	attrExpires  = "expires"
+	attrID       = "id"
+	attrTitle    = "title"
+	attrCount    = "count"
+	attrWStart   = "wstart"
+	attrWEnd     = "wend"
+)
+
+// Key parts.
+const (
+	pkUser      = "USER#"
+	pkCourse    = "COURSE#"
+	pkSession   = "SESSION#"
+	pkCatalogue = "CATALOGUE"
+	skProfile   = "PROFILE"
+	skGrant     = "GRANT#"
+	skSession   = "SESSION#"
+	skFailures  = "FAILURES"
+	skCourse    = "COURSE"
+	skCatEntry  = "COURSE#"
+	skSessionIt = "SESSION"
+)
+
+func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func n(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
+
+func key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: s(pk), attrSK: s(sk)}
+}
+
+// item returns the key plus attributes.
+func item(pk, sk string, attrs map[string]types.AttributeValue) map[string]types.AttributeValue {
+	m := key(pk, sk)
+	for k, v := range attrs {
+		m[k] = v
+	}
+	return m
+}
+
+// setTime stores a time as epoch milliseconds; the zero time is left absent.
+func setTime(m map[string]types.AttributeValue, name string, t time.Time) {
+	if !t.IsZero() {
+		m[name] = n(t.UnixMilli())
+	}
+}
+
+// ttlOf is the DynamoDB TTL value for an expiry: epoch seconds, rounded up
+// so an item is never removed before it expires.
+func ttlOf(t time.Time) types.AttributeValue {
+	sec := t.Unix()
+	if t.UnixMilli()%1000 != 0 {
+		sec++
+	}
+	return n(sec)
+}
+
+func getS(m map[string]types.AttributeValue, name string) string {
+	if v, ok := m[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+func getN(m map[string]types.AttributeValue, name string) (int64, bool) {
+	v, ok := m[name].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0, false
+	}
+	i, err := strconv.ParseInt(v.Value, 10, 64)
+	return i, err == nil
+}
+
+func getTime(m map[string]types.AttributeValue, name string) time.Time {
+	if i, ok := getN(m, name); ok {
+		return time.UnixMilli(i).UTC()
+	}
+	return time.Time{}
+}
+
+func getBool(m map[string]types.AttributeValue, name string) bool {
+	v, ok := m[name].(*types.AttributeValueMemberBOOL)
+	return ok && v.Value
+}
+
+// throttleCodes are the error codes DynamoDB uses for capacity refusals.
+var throttleCodes = map[string]bool{
+	"ProvisionedThroughputExceededException": true,
+	"ThrottlingException":                    true,
+	"RequestLimitExceeded":                   true,
+	// Cancellation reason codes inside a TransactionCanceledException.
+	"ThrottlingError":               true,
+	"ProvisionedThroughputExceeded": true,
+}
+
+// wrapErr adds context to err and maps throttling to store.ErrThrottled.
+func wrapErr(op string, err error) error {
+	if isThrottle(err) {
+		return fmt.Errorf("%s: %w: %w", op, store.ErrThrottled, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+func isThrottle(err error) bool {
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) {
+		for _, r := range tce.CancellationReasons {
+			if r.Code != nil && throttleCodes[*r.Code] {
+				return true
+			}
+		}
+		return false
+	}
+	var ae smithy.APIError
+	return errors.As(err, &ae) && throttleCodes[ae.ErrorCode()]
+}
+
+func isConditionFailed(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	return errors.As(err, &ccf)
+}
+
+// get reads one item consistently; nil if absent.
+func (st *Store) get(ctx context.Context, pk, sk string) (map[string]types.AttributeValue, error) {
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      st.table,
+		Key:            key(pk, sk),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(out.Item) == 0 {
+		return nil, nil
+	}
+	return out.Item, nil
+}
+
+// query returns every item of a partition whose sort key starts with prefix,
+// in sort key order, following pagination.
+func (st *Store) query(ctx context.Context, pk, skPrefix string) ([]map[string]types.AttributeValue, error) {
+	in := &dynamodb.QueryInput{
+		TableName:              st.table,
+		KeyConditionExpression: aws.String("#pk = :pk AND begins_with(#sk, :prefix)"),
+		ExpressionAttributeNames: map[string]string{
+			"#pk": attrPK, "#sk": attrSK,
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": s(pk), ":prefix": s(skPrefix),
+		},
+		ConsistentRead: aws.Bool(true),
+	}
+	var items []map[string]types.AttributeValue
+	for {
+		out, err := st.db.Query(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, out.Items...)
+		if len(out.LastEvaluatedKey) == 0 {
+			return items, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+func needKey(what, v string) error {
+	if v == "" {
+		return fmt.Errorf("empty %s", what)
+	}
+	return nil
+}
+
+// Users.
+
+func userItem(u store.User) map[string]types.AttributeValue {
+	m := item(pkUser+u.Email, skProfile, map[string]types.AttributeValue{
+		attrEmail:    s(u.Email),
+		attrHash:     s(u.PasswordHash),
+		attrDisabled: &types.AttributeValueMemberBOOL{Value: u.Disabled},
+	})
+	setTime(m, attrCreated, u.CreatedAt)
+	return m
+}
+
+// GetUser implements store.Store.
+func (st *Store) GetUser(ctx context.Context, email string) (store.User, error) {
+	it, err := st.get(ctx, pkUser+email, skProfile)
+	if err != nil {
+		return store.User{}, wrapErr(fmt.Sprintf("get user %q", email), err)
+	}
+	if it == nil {
+		return store.User{}, fmt.Errorf("get user %q: %w", email, store.ErrNotFound)
+	}
+	return store.User{
+		Email:        getS(it, attrEmail),
+		PasswordHash: getS(it, attrHash),
+		Disabled:     getBool(it, attrDisabled),
+		CreatedAt:    getTime(it, attrCreated),
+	}, nil
+}
+
+// CreateUser implements store.Store.
+func (st *Store) CreateUser(ctx context.Context, u store.User) error {
+	if err := needKey("email", u.Email); err != nil {
+		return fmt.Errorf("create user: %w", err)
+	}
+	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                st.table,
+		Item:                     userItem(u),
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
+	})
+	if isConditionFailed(err) {
+		return fmt.Errorf("create user %q: %w", u.Email, store.ErrExists)
+	}
+	if err != nil {
+		return wrapErr(fmt.Sprintf("create user %q", u.Email), err)
+	}
+	return nil
+}
+
+// PutUser implements store.Store.
+func (st *Store) PutUser(ctx context.Context, u store.User) error {
+	if err := needKey("email", u.Email); err != nil {
+		return fmt.Errorf("put user: %w", err)
+	}
+	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: st.table, Item: userItem(u)}); err != nil {
+		return wrapErr(fmt.Sprintf("put user %q", u.Email), err)
+	}
+	return nil
+}
+
+// Catalogue.
+
+func courseFrom(it map[string]types.AttributeValue) store.Course {
+	return store.Course{ID: getS(it, attrID), Title: getS(it, attrTitle)}
+}
+
+// GetCourse implements store.Store.
+func (st *Store) GetCourse(ctx context.Context, id string) (store.Course, error) {
+	it, err := st.get(ctx, pkCourse+id, skCourse)
+	if err != nil {
+		return store.Course{}, wrapErr(fmt.Sprintf("get course %q", id), err)
+	}
+	if it == nil {
+		return store.Course{}, fmt.Errorf("get course %q: %w", id, store.ErrNotFound)
+	}
+	return courseFrom(it), nil
+}
+
+// PutCourse implements store.Store.
+func (st *Store) PutCourse(ctx context.Context, c store.Course) error {
+	if err := needKey("course id", c.ID); err != nil {
+		return fmt.Errorf("put course: %w", err)
+	}
+	attrs := map[string]types.AttributeValue{attrID: s(c.ID), attrTitle: s(c.Title)}
+	_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems: []types.TransactWriteItem{
+			{Put: &types.Put{TableName: st.table, Item: item(pkCourse+c.ID, skCourse, attrs)}},
+			{Put: &types.Put{TableName: st.table, Item: item(pkCatalogue, skCatEntry+c.ID, attrs)}},
+		},
+	})
+	if err != nil {
+		return wrapErr(fmt.Sprintf("put course %q", c.ID), err)
+	}
+	return nil
+}
+
+// ListCourses implements store.Store.
+func (st *Store) ListCourses(ctx context.Context) ([]store.Course, error) {
+	items, err := st.query(ctx, pkCatalogue, skCatEntry)
+	if err != nil {
+		return nil, wrapErr("list courses", err)
+	}
+	out := make([]store.Course, 0, len(items))
+	for _, it := range items {
+		out = append(out, courseFrom(it))
+	}
+	return out, nil
+}
+
+// Grants.
+
+func grantFrom(it map[string]types.AttributeValue) store.Grant {
+	return store.Grant{
+		Email:    getS(it, attrEmail),
+		CourseID: getS(it, attrCourse),
+		Expires:  getTime(it, attrExpires),
+	}
+}
+
+// GetGrant implements store.Store.
+func (st *Store) GetGrant(ctx context.Context, email, courseID string) (store.Grant, error) {
+	op := fmt.Sprintf("get grant %q → %q", email, courseID)
+	it, err := st.get(ctx, pkUser+email, skGrant+courseID)
+	if err != nil {
+		return store.Grant{}, wrapErr(op, err)
+	}
+	if it == nil {
+		return store.Grant{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	}
+	return grantFrom(it), nil
+}
+
+// PutGrant implements store.Store.
+func (st *Store) PutGrant(ctx context.Context, g store.Grant) error {
+	if err := errors.Join(needKey("email", g.Email), needKey("course id", g.CourseID)); err != nil {
+		return fmt.Errorf("put grant: %w", err)
+	}
+	it := item(pkUser+g.Email, skGrant+g.CourseID, map[string]types.AttributeValue{
+		attrEmail: s(g.Email), attrCourse: s(g.CourseID),
+	})
+	if !g.Expires.IsZero() {
+		setTime(it, attrExpires, g.Expires)
+		it[attrTTL] = ttlOf(g.Expires)
+	}
+	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: st.table, Item: it}); err != nil {
+		return wrapErr(fmt.Sprintf("put grant %q → %q", g.Email, g.CourseID), err)
+	}
+	return nil
+}
+
+// DeleteGrant implements store.Store.
+func (st *Store) DeleteGrant(ctx context.Context, email, courseID string) error {
+	_, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: st.table, Key: key(pkUser+email, skGrant+courseID)})
+	if err != nil {
+		return wrapErr(fmt.Sprintf("delete grant %q → %q", email, courseID), err)
+	}
+	return nil
+}
+
+// ListGrants implements store.Store.
+func (st *Store) ListGrants(ctx context.Context, email string) ([]store.Grant, error) {
+	items, err := st.query(ctx, pkUser+email, skGrant)
+	if err != nil {
+		return nil, wrapErr(fmt.Sprintf("list grants of %q", email), err)
+	}
+	out := make([]store.Grant, 0, len(items))
+	for _, it := range items {
+		out = append(out, grantFrom(it))
+	}
+	return out, nil
+}
+
+// Sessions. Errors name the user, never the session id hash.
+
+// CreateSession implements store.Store.
+func (st *Store) CreateSession(ctx context.Context, sess store.Session) error {
+	if err := errors.Join(needKey("session id hash", sess.IDHash), needKey("email", sess.Email)); err != nil {
+		return fmt.Errorf("create session: %w", err)
+	}
+	op := fmt.Sprintf("create session of %q", sess.Email)
+	// Index item first: a session never exists without it.
+	idx := item(pkUser+sess.Email, skSession+sess.IDHash, nil)
+	if !sess.Expires.IsZero() {
+		idx[attrTTL] = ttlOf(sess.Expires)
+	}
+	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: st.table, Item: idx}); err != nil {
+		return wrapErr(op, err)
+	}
+	it := item(pkSession+sess.IDHash, skSessionIt, map[string]types.AttributeValue{attrEmail: s(sess.Email)})
+	setTime(it, attrCreated, sess.CreatedAt)
+	setTime(it, attrExpires, sess.Expires)
+	if !sess.Expires.IsZero() {
+		it[attrTTL] = ttlOf(sess.Expires)
+	}
+	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                st.table,
+		Item:                     it,
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
+	})
+	if isConditionFailed(err) {
+		return fmt.Errorf("%s: %w", op, store.ErrExists)
+	}
+	if err != nil {
+		return wrapErr(op, err)
+	}
+	return nil
+}
+
+// GetSession implements store.Store.
+func (st *Store) GetSession(ctx context.Context, idHash string) (store.Session, error) {
+	it, err := st.get(ctx, pkSession+idHash, skSessionIt)
+	if err != nil {
+		return store.Session{}, wrapErr("get session", err)
+	}
+	if it == nil {
+		return store.Session{}, fmt.Errorf("get session: %w", store.ErrNotFound)
+	}
+	return store.Session{
+		IDHash:    idHash,
+		Email:     getS(it, attrEmail),
+		CreatedAt: getTime(it, attrCreated),
+		Expires:   getTime(it, attrExpires),
+	}, nil
+}
+
+// DeleteSession implements store.Store.
+func (st *Store) DeleteSession(ctx context.Context, idHash string) error {
+	out, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:    st.table,
+		Key:          key(pkSession+idHash, skSessionIt),
+		ReturnValues: types.ReturnValueAllOld,
+	})
+	if err != nil {
+		return wrapErr("delete session", err)
+	}
+	if email := getS(out.Attributes, attrEmail); email != "" {
+		// A failure here leaves an index item pointing at nothing, which
+		// DeleteUserSessions skips and TTL removes.
+		if _, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName: st.table, Key: key(pkUser+email, skSession+idHash),
+		}); err != nil {
+			return wrapErr(fmt.Sprintf("delete session index of %q", email), err)
+		}
+	}
+	return nil
+}
+
+// DeleteUserSessions implements store.Store.
+func (st *Store) DeleteUserSessions(ctx context.Context, email string) (int, error) {
+	op := fmt.Sprintf("delete sessions of %q", email)
+	idx, err := st.query(ctx, pkUser+email, skSession)
+	if err != nil {
+		return 0, wrapErr(op, err)
+	}
+	deleted := 0
+	for _, it := range idx {
+		hash := strings.TrimPrefix(getS(it, attrSK), skSession)
+		_, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName:                 st.table,
+			Key:                       key(pkSession+hash, skSessionIt),
+			ConditionExpression:       aws.String("#email = :email"),
+			ExpressionAttributeNames:  map[string]string{"#email": attrEmail},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":email": s(email)},
+		})
+		switch {
+		case err == nil:
+			deleted++
+		case isConditionFailed(err): // already gone (or not this user's)
+		default:
+			return deleted, wrapErr(op, err)
+		}
+		if _, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: st.table, Key: key(pkUser+email, skSession+hash)}); err != nil {
+			return deleted, wrapErr(op, err)
+		}
+	}
+	return deleted, nil
+}
+
+// Failed-login counting.
+
+// maxFailureAttempts bounds RecordFailure's retries when its two conditional
+// updates keep losing races; each loss means another caller made progress.
+const maxFailureAttempts = 16
+
+// RecordFailure implements store.Store.
+func (st *Store) RecordFailure(ctx context.Context, email string, now time.Time, window time.Duration) (int, error) {
+	if err := needKey("email", email); err != nil {
+		return 0, fmt.Errorf("record failure: %w", err)
+	}
+	if window < time.Millisecond {
+		return 0, fmt.Errorf("record failure: window %v shorter than 1ms", window)
+	}
+	op := fmt.Sprintf("record failure of %q", email)
+	k := key(pkUser+email, skFailures)
+	nowMs := now.UnixMilli()
+	end := time.UnixMilli(nowMs).Add(window)
+	for range maxFailureAttempts {
+		// 1. Count in the current window.
+		out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                st.table,
+			Key:                      k,
+			UpdateExpression:         aws.String("ADD #count :one"),
+			ConditionExpression:      aws.String("#wend > :now"),
+			ExpressionAttributeNames: map[string]string{"#count": attrCount, "#wend": attrWEnd},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":one": n(1), ":now": n(nowMs),
+			},
+			ReturnValues: types.ReturnValueUpdatedNew,
+		})
+		if err == nil {
+			c, ok := getN(out.Attributes, attrCount)
+			if !ok {
+				return 0, fmt.Errorf("%s: no count in the update's result", op)
+			}
+			return int(c), nil
+		}
+		if !isConditionFailed(err) {
+			return 0, wrapErr(op, err)
+		}
+		// 2. No current window: start one.
+		_, err = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                st.table,
+			Key:                      k,
+			UpdateExpression:         aws.String("SET #count = :one, #wstart = :now, #wend = :end, #ttl = :ttl"),
+			ConditionExpression:      aws.String("attribute_not_exists(#wend) OR #wend <= :now"),
+			ExpressionAttributeNames: map[string]string{"#count": attrCount, "#wstart": attrWStart, "#wend": attrWEnd, "#ttl": attrTTL},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":one": n(1), ":now": n(nowMs), ":end": n(end.UnixMilli()), ":ttl": ttlOf(end),
+			},
+		})
+		if err == nil {
+			return 1, nil
+		}
+		if !isConditionFailed(err) {
+			return 0, wrapErr(op, err)
+		}
+		// 3. Someone else started a window between 1 and 2: count in it.
+	}
+	return 0, fmt.Errorf("%s: lost %d update races in a row", op, maxFailureAttempts)
+}
+
+// Failures implements store.Store.
+func (st *Store) Failures(ctx context.Context, email string, now time.Time) (int, error) {
+	it, err := st.get(ctx, pkUser+email, skFailures)
+	if err != nil {
+		return 0, wrapErr(fmt.Sprintf("failures of %q", email), err)
+	}
+	wend, ok := getN(it, attrWEnd)
+	if !ok || wend <= now.UnixMilli() {
+		return 0, nil
+	}
+	c, _ := getN(it, attrCount)
+	return int(c), nil
+}
+
+// ResetFailures implements store.Store.
+func (st *Store) ResetFailures(ctx context.Context, email string) error {
+	if _, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: st.table, Key: key(pkUser+email, skFailures)}); err != nil {
+		return wrapErr(fmt.Sprintf("reset failures of %q", email), err)
+	}
+	return nil
+}

@@ -1,0 +1,236 @@
+package mem
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/cfgate/cfgate/internal/store"
+)
+
+// fileFormat is the version of the JSON file written by a file-backed store.
+const fileFormat = 1
+
+// fileState tracks the backing file of a store opened with Open.
+type fileState struct {
+	path string
+	seen fs.FileInfo // the file as last loaded or saved; nil if it did not exist
+}
+
+// fileContents is the JSON file: lists of records with their own field
+// names, so the file format does not change with the Go types.
+type fileContents struct {
+	Format   int           `json:"format"`
+	Users    []fileUser    `json:"users"`
+	Courses  []fileCourse  `json:"courses"`
+	Grants   []fileGrant   `json:"grants"`
+	Sessions []fileSession `json:"sessions"`
+	Failures []fileFailure `json:"failures"`
+}
+
+type fileUser struct {
+	Email        string    `json:"email"`
+	PasswordHash string    `json:"passwordHash"`
+	Disabled     bool      `json:"disabled,omitempty"`
+	CreatedAt    time.Time `json:"createdAt,omitzero"`
+}
+
+type fileCourse struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+}
+
+type fileGrant struct {
+	Email    string    `json:"email"`
+	CourseID string    `json:"course"`
+	Expires  time.Time `json:"expires,omitzero"`
+}
+
+type fileSession struct {
+	IDHash    string    `json:"idHash"`
+	Email     string    `json:"email"`
+	CreatedAt time.Time `json:"createdAt,omitzero"`
+	Expires   time.Time `json:"expires,omitzero"`
+}
+
+type fileFailure struct {
+	Email string    `json:"email"`
+	Count int       `json:"count"`
+	Start time.Time `json:"windowStart"`
+	End   time.Time `json:"windowEnd"`
+}
+
+// toFile lists the records sorted by key, so the file diffs well.
+func toFile(d data) fileContents {
+	c := fileContents{
+		Format:   fileFormat,
+		Users:    []fileUser{},
+		Courses:  []fileCourse{},
+		Grants:   []fileGrant{},
+		Sessions: []fileSession{},
+		Failures: []fileFailure{},
+	}
+	for _, k := range slices.Sorted(maps.Keys(d.Users)) {
+		c.Users = append(c.Users, fileUser(d.Users[k]))
+	}
+	for _, k := range slices.Sorted(maps.Keys(d.Courses)) {
+		c.Courses = append(c.Courses, fileCourse(d.Courses[k]))
+	}
+	for _, e := range slices.Sorted(maps.Keys(d.Grants)) {
+		for _, k := range slices.Sorted(maps.Keys(d.Grants[e])) {
+			c.Grants = append(c.Grants, fileGrant(d.Grants[e][k]))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(d.Sessions)) {
+		c.Sessions = append(c.Sessions, fileSession(d.Sessions[k]))
+	}
+	for _, k := range slices.Sorted(maps.Keys(d.Failures)) {
+		f := d.Failures[k]
+		c.Failures = append(c.Failures, fileFailure{Email: k, Count: f.Count, Start: f.Start, End: f.End})
+	}
+	return c
+}
+
+// fromFile rebuilds the maps, normalising times as the store does.
+func fromFile(c fileContents) data {
+	d := newData()
+	for _, u := range c.Users {
+		u.CreatedAt = ms(u.CreatedAt)
+		d.Users[u.Email] = store.User(u)
+	}
+	for _, co := range c.Courses {
+		d.Courses[co.ID] = store.Course(co)
+	}
+	for _, g := range c.Grants {
+		g.Expires = ms(g.Expires)
+		if d.Grants[g.Email] == nil {
+			d.Grants[g.Email] = map[string]store.Grant{}
+		}
+		d.Grants[g.Email][g.CourseID] = store.Grant(g)
+	}
+	for _, s := range c.Sessions {
+		s.CreatedAt, s.Expires = ms(s.CreatedAt), ms(s.Expires)
+		d.Sessions[s.IDHash] = store.Session(s)
+	}
+	for _, f := range c.Failures {
+		d.Failures[f.Email] = failures{Count: f.Count, Start: ms(f.Start), End: ms(f.End)}
+	}
+	return d
+}
+
+// Open returns a store backed by the JSON file at path. The file need not
+// exist: it is created (mode 0600, it holds password hashes) by the first
+// change. Every change rewrites the whole file atomically (temporary file and
+// rename), and every call first reloads the file if another process replaced
+// it since, so the operator CLI and a running local distribution see each
+// other's changes. Two processes writing at the same moment are not merged:
+// the last rename wins. This is a store for one developer's machine, not for
+// production.
+func Open(path string) (*Store, error) {
+	s := &Store{d: newData(), file: &fileState{path: path}}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.forceReloadLocked(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Path returns the backing file of a store made by Open, or "" for New.
+func (s *Store) Path() string {
+	if s.file == nil {
+		return ""
+	}
+	return s.file.path
+}
+
+// reloadLocked reloads the file if it changed since last seen.
+func (s *Store) reloadLocked() error {
+	if s.file == nil {
+		return nil
+	}
+	fi, err := os.Stat(s.file.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if s.file.seen == nil {
+			return nil
+		}
+	case err != nil:
+		return fmt.Errorf("store file: %w", err)
+	case s.file.seen != nil && os.SameFile(fi, s.file.seen) &&
+		fi.ModTime().Equal(s.file.seen.ModTime()) && fi.Size() == s.file.seen.Size():
+		return nil
+	}
+	return s.forceReloadLocked()
+}
+
+// forceReloadLocked replaces the in-memory state with the file's.
+func (s *Store) forceReloadLocked() error {
+	f, err := os.Open(s.file.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		s.d, s.file.seen = newData(), nil
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("store file: %w", err)
+	}
+	var c fileContents
+	dec := json.NewDecoder(f)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return fmt.Errorf("store file %s: %w", s.file.path, err)
+	}
+	if c.Format != fileFormat {
+		return fmt.Errorf("store file %s: format %d, want %d", s.file.path, c.Format, fileFormat)
+	}
+	s.d, s.file.seen = fromFile(c), fi
+	return nil
+}
+
+// saveLocked writes the state to the file atomically.
+func (s *Store) saveLocked() error {
+	b, err := json.MarshalIndent(toFile(s.d), "", "  ")
+	if err != nil {
+		return fmt.Errorf("store file: encode: %w", err)
+	}
+	dir, base := filepath.Split(s.file.path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".*.tmp") // mode 0600
+	if err != nil {
+		return fmt.Errorf("store file: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("store file: write: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("store file: sync: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("store file: close: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), s.file.path); err != nil {
+		return fmt.Errorf("store file: %w", err)
+	}
+	fi, err := os.Stat(s.file.path)
+	if err != nil {
+		return fmt.Errorf("store file: %w", err)
+	}
+	s.file.seen = fi
+	return nil
+}

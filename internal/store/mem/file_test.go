@@ -1,0 +1,155 @@
+package mem_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cfgate/cfgate/internal/store"
+	"github.com/cfgate/cfgate/internal/store/mem"
+)
+
+func TestOpenPersists(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.json")
+	st, err := mem.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Open created the file before any change: %v", err)
+	}
+	ctx := t.Context()
+	exp := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := st.CreateUser(ctx, store.User{Email: "ada@example.com", PasswordHash: "h"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutCourse(ctx, store.Course{ID: "intro", Title: "Intro"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutGrant(ctx, store.Grant{Email: "ada@example.com", CourseID: "intro", Expires: exp}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := fi.Mode().Perm(); mode != 0o600 {
+		t.Errorf("file mode = %v, want 0600 (it holds password hashes)", mode)
+	}
+
+	again, err := mem.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := again.GetGrant(ctx, "ada@example.com", "intro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !g.Expires.Equal(exp) {
+		t.Errorf("reopened grant expires %v, want %v", g.Expires, exp)
+	}
+	if again.Path() != path || mem.New().Path() != "" {
+		t.Errorf("Path() = %q", again.Path())
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Errorf("directory holds %d entries, want only the store file (temporary files left?)", len(entries))
+	}
+}
+
+func TestOpenSeesOtherWriters(t *testing.T) {
+	// Two stores on one file stand for the CLI and a running local
+	// distribution.
+	path := filepath.Join(t.TempDir(), "store.json")
+	a, err := mem.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := mem.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if err := a.CreateSession(ctx, store.Session{IDHash: "h1", Email: "ada@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.GetSession(ctx, "h1"); err != nil {
+		t.Fatalf("b does not see a's session: %v", err)
+	}
+	n, err := b.DeleteUserSessions(ctx, "ada@example.com")
+	if err != nil || n != 1 {
+		t.Fatalf("DeleteUserSessions = %d, %v", n, err)
+	}
+	if _, err := a.GetSession(ctx, "h1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a still sees the revoked session: %v", err)
+	}
+}
+
+func TestOpenRejectsBadFile(t *testing.T) {
+	tests := map[string]string{
+		"not json":       "nope",
+		"unknown field":  `{"format":1,"users":[],"secrets":1}`,
+		"future format":  `{"format":2}`,
+		"missing format": `{"users":[]}`,
+	}
+	for name, content := range tests {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "store.json")
+			if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := mem.Open(path); err == nil || !strings.Contains(err.Error(), "store file") {
+				t.Errorf("Open = %v, want a store file error", err)
+			}
+		})
+	}
+	t.Run("null maps", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "store.json")
+		if err := os.WriteFile(path, []byte(`{"format":1,"users":null}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		st, err := mem.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.PutUser(t.Context(), store.User{Email: "a@b.c"}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestFailedSaveRollsBack(t *testing.T) {
+	// The directory does not exist, so every save fails: the change must not
+	// stay in memory either.
+	st, err := mem.Open(filepath.Join(t.TempDir(), "missing", "store.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutCourse(t.Context(), store.Course{ID: "intro"}); err == nil {
+		t.Fatal("PutCourse succeeded without a writable file")
+	}
+	if _, err := st.GetCourse(t.Context(), "intro"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetCourse after a failed save = %v, want ErrNotFound", err)
+	}
+}
+
+func TestCreateSessionDropsExpired(t *testing.T) {
+	st := mem.New()
+	ctx := t.Context()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := st.CreateSession(ctx, store.Session{IDHash: "old", Email: "a@b.c", CreatedAt: t0, Expires: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateSession(ctx, store.Session{IDHash: "new", Email: "a@b.c", CreatedAt: t0.Add(2 * time.Hour), Expires: t0.Add(3 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GetSession(ctx, "old"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("expired session kept: %v", err)
+	}
+	if _, err := st.GetSession(ctx, "new"); err != nil {
+		t.Error(err)
+	}
+}

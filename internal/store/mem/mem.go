@@ -1,0 +1,364 @@
+// Package mem is the embedded implementation of store.Store: maps behind a
+// mutex, optionally persisted to a JSON file so that the operator CLI
+// (`go run ./functions/login/admin --local FILE …`) and the local
+// distribution can share one store without a database server.
+//
+// It has the same semantics as the DynamoDB implementation (package
+// store/dynamo), checked by the same conformance suite (store/storetest):
+// times are kept to the millisecond in UTC, expired sessions and grants are
+// returned until removed (callers check expiry), and failure counting is
+// atomic.
+package mem
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/cfgate/cfgate/internal/store"
+)
+
+// Store is an in-memory store.Store, safe for concurrent use.
+type Store struct {
+	mu   sync.Mutex
+	d    data
+	file *fileState // nil: memory only
+}
+
+// data is everything the store holds.
+type data struct {
+	Users    map[string]store.User
+	Courses  map[string]store.Course
+	Grants   map[string]map[string]store.Grant // email → course id → grant
+	Sessions map[string]store.Session
+	Failures map[string]failures
+}
+
+// failures is one user's failed-login window.
+type failures struct {
+	Count int
+	Start time.Time
+	End   time.Time // the window is current while now < End
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns an empty store that lives in memory only.
+func New() *Store {
+	return &Store{d: newData()}
+}
+
+func newData() data {
+	return data{
+		Users:    map[string]store.User{},
+		Courses:  map[string]store.Course{},
+		Grants:   map[string]map[string]store.Grant{},
+		Sessions: map[string]store.Session{},
+		Failures: map[string]failures{},
+	}
+}
+
+// ms normalises a time as the DynamoDB store keeps it: UTC, millisecond
+// precision, no monotonic reading; the zero time stays zero.
+func ms(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return time.UnixMilli(t.UnixMilli()).UTC()
+}
+
+func needKey(what, v string) error {
+	if v == "" {
+		return fmt.Errorf("empty %s", what)
+	}
+	return nil
+}
+
+// view runs f under the lock after picking up changes to the backing file.
+func (s *Store) view(f func() error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.reloadLocked(); err != nil {
+		return err
+	}
+	return f()
+}
+
+// update is view for mutations: when f succeeds and changed reports true,
+// the backing file is rewritten. If the write fails the in-memory state is
+// rolled back to the last saved state, so memory and file never disagree.
+func (s *Store) update(f func() (changed bool, err error)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.reloadLocked(); err != nil {
+		return err
+	}
+	changed, err := f()
+	if err != nil || !changed || s.file == nil {
+		return err
+	}
+	if err := s.saveLocked(); err != nil {
+		if rerr := s.forceReloadLocked(); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		return err
+	}
+	return nil
+}
+
+// GetUser implements store.Store.
+func (s *Store) GetUser(_ context.Context, email string) (store.User, error) {
+	var u store.User
+	err := s.view(func() error {
+		var ok bool
+		if u, ok = s.d.Users[email]; !ok {
+			return fmt.Errorf("get user %q: %w", email, store.ErrNotFound)
+		}
+		return nil
+	})
+	return u, err
+}
+
+// CreateUser implements store.Store.
+func (s *Store) CreateUser(_ context.Context, u store.User) error {
+	if err := needKey("email", u.Email); err != nil {
+		return fmt.Errorf("create user: %w", err)
+	}
+	return s.update(func() (bool, error) {
+		if _, ok := s.d.Users[u.Email]; ok {
+			return false, fmt.Errorf("create user %q: %w", u.Email, store.ErrExists)
+		}
+		u.CreatedAt = ms(u.CreatedAt)
+		s.d.Users[u.Email] = u
+		return true, nil
+	})
+}
+
+// PutUser implements store.Store.
+func (s *Store) PutUser(_ context.Context, u store.User) error {
+	if err := needKey("email", u.Email); err != nil {
+		return fmt.Errorf("put user: %w", err)
+	}
+	return s.update(func() (bool, error) {
+		u.CreatedAt = ms(u.CreatedAt)
+		s.d.Users[u.Email] = u
+		return true, nil
+	})
+}
+
+// GetCourse implements store.Store.
+func (s *Store) GetCourse(_ context.Context, id string) (store.Course, error) {
+	var c store.Course
+	err := s.view(func() error {
+		var ok bool
+		if c, ok = s.d.Courses[id]; !ok {
+			return fmt.Errorf("get course %q: %w", id, store.ErrNotFound)
+		}
+		return nil
+	})
+	return c, err
+}
+
+// PutCourse implements store.Store.
+func (s *Store) PutCourse(_ context.Context, c store.Course) error {
+	if err := needKey("course id", c.ID); err != nil {
+		return fmt.Errorf("put course: %w", err)
+	}
+	return s.update(func() (bool, error) {
+		s.d.Courses[c.ID] = c
+		return true, nil
+	})
+}
+
+// ListCourses implements store.Store.
+func (s *Store) ListCourses(context.Context) ([]store.Course, error) {
+	var out []store.Course
+	err := s.view(func() error {
+		out = slices.SortedFunc(maps.Values(s.d.Courses), func(a, b store.Course) int { return cmp.Compare(a.ID, b.ID) })
+		if out == nil {
+			out = []store.Course{} // as the DynamoDB store: empty, not nil
+		}
+		return nil
+	})
+	return out, err
+}
+
+// GetGrant implements store.Store.
+func (s *Store) GetGrant(_ context.Context, email, courseID string) (store.Grant, error) {
+	var g store.Grant
+	err := s.view(func() error {
+		var ok bool
+		if g, ok = s.d.Grants[email][courseID]; !ok {
+			return fmt.Errorf("get grant %q → %q: %w", email, courseID, store.ErrNotFound)
+		}
+		return nil
+	})
+	return g, err
+}
+
+// PutGrant implements store.Store.
+func (s *Store) PutGrant(_ context.Context, g store.Grant) error {
+	if err := errors.Join(needKey("email", g.Email), needKey("course id", g.CourseID)); err != nil {
+		return fmt.Errorf("put grant: %w", err)
+	}
+	return s.update(func() (bool, error) {
+		m := s.d.Grants[g.Email]
+		if m == nil {
+			m = map[string]store.Grant{}
+			s.d.Grants[g.Email] = m
+		}
+		g.Expires = ms(g.Expires)
+		m[g.CourseID] = g
+		return true, nil
+	})
+}
+
+// DeleteGrant implements store.Store.
+func (s *Store) DeleteGrant(_ context.Context, email, courseID string) error {
+	return s.update(func() (bool, error) {
+		m := s.d.Grants[email]
+		if _, ok := m[courseID]; !ok {
+			return false, nil
+		}
+		delete(m, courseID)
+		if len(m) == 0 {
+			delete(s.d.Grants, email)
+		}
+		return true, nil
+	})
+}
+
+// ListGrants implements store.Store.
+func (s *Store) ListGrants(_ context.Context, email string) ([]store.Grant, error) {
+	var out []store.Grant
+	err := s.view(func() error {
+		out = slices.SortedFunc(maps.Values(s.d.Grants[email]), func(a, b store.Grant) int { return cmp.Compare(a.CourseID, b.CourseID) })
+		if out == nil {
+			out = []store.Grant{}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// CreateSession implements store.Store. It also drops sessions that expired
+// before the new one was created (DynamoDB's TTL does the same in the other
+// implementation), so a long-running local store does not grow without bound.
+func (s *Store) CreateSession(_ context.Context, sess store.Session) error {
+	if err := errors.Join(needKey("session id hash", sess.IDHash), needKey("email", sess.Email)); err != nil {
+		return fmt.Errorf("create session: %w", err)
+	}
+	return s.update(func() (bool, error) {
+		if _, ok := s.d.Sessions[sess.IDHash]; ok {
+			return false, fmt.Errorf("create session: %w", store.ErrExists)
+		}
+		if !sess.CreatedAt.IsZero() {
+			for k, old := range s.d.Sessions {
+				if !old.Expires.IsZero() && old.Expires.Before(sess.CreatedAt) {
+					delete(s.d.Sessions, k)
+				}
+			}
+		}
+		sess.CreatedAt, sess.Expires = ms(sess.CreatedAt), ms(sess.Expires)
+		s.d.Sessions[sess.IDHash] = sess
+		return true, nil
+	})
+}
+
+// GetSession implements store.Store.
+func (s *Store) GetSession(_ context.Context, idHash string) (store.Session, error) {
+	var sess store.Session
+	err := s.view(func() error {
+		var ok bool
+		if sess, ok = s.d.Sessions[idHash]; !ok {
+			// The id hash is not a secret, but it is not logged either.
+			return fmt.Errorf("get session: %w", store.ErrNotFound)
+		}
+		return nil
+	})
+	return sess, err
+}
+
+// DeleteSession implements store.Store.
+func (s *Store) DeleteSession(_ context.Context, idHash string) error {
+	return s.update(func() (bool, error) {
+		if _, ok := s.d.Sessions[idHash]; !ok {
+			return false, nil
+		}
+		delete(s.d.Sessions, idHash)
+		return true, nil
+	})
+}
+
+// DeleteUserSessions implements store.Store.
+func (s *Store) DeleteUserSessions(_ context.Context, email string) (int, error) {
+	n := 0
+	err := s.update(func() (bool, error) {
+		for k, sess := range s.d.Sessions {
+			if sess.Email == email {
+				delete(s.d.Sessions, k)
+				n++
+			}
+		}
+		return n > 0, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// RecordFailure implements store.Store.
+func (s *Store) RecordFailure(_ context.Context, email string, now time.Time, window time.Duration) (int, error) {
+	if err := needKey("email", email); err != nil {
+		return 0, fmt.Errorf("record failure: %w", err)
+	}
+	if window < time.Millisecond {
+		return 0, fmt.Errorf("record failure: window %v shorter than 1ms", window)
+	}
+	now = ms(now)
+	var n int
+	err := s.update(func() (bool, error) {
+		f, ok := s.d.Failures[email]
+		if !ok || !now.Before(f.End) {
+			f = failures{Start: now, End: ms(now.Add(window))}
+		}
+		f.Count++
+		s.d.Failures[email] = f
+		n = f.Count
+		return true, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// Failures implements store.Store.
+func (s *Store) Failures(_ context.Context, email string, now time.Time) (int, error) {
+	now = ms(now)
+	var n int
+	err := s.view(func() error {
+		if f, ok := s.d.Failures[email]; ok && now.Before(f.End) {
+			n = f.Count
+		}
+		return nil
+	})
+	return n, err
+}
+
+// ResetFailures implements store.Store.
+func (s *Store) ResetFailures(_ context.Context, email string) error {
+	return s.update(func() (bool, error) {
+		if _, ok := s.d.Failures[email]; !ok {
+			return false, nil
+		}
+		delete(s.d.Failures, email)
+		return true, nil
+	})
+}

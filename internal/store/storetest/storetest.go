@@ -1,0 +1,421 @@
+// Package storetest is the conformance suite of store.Store: every
+// implementation (store/mem, store/dynamo against moto_server) runs Run and
+// so has the same semantics.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cfgate/cfgate/internal/store"
+)
+
+// base is the suite's fixed clock reading, at millisecond precision (what
+// the stores keep).
+var base = time.Date(2026, 3, 4, 5, 6, 7, 890_000_000, time.UTC)
+
+// Concurrency is how many parallel RecordFailure calls the lockout test makes.
+const Concurrency = 25
+
+// Run runs the conformance suite. newStore must return an empty store of its
+// own (for DynamoDB: a fresh table) for each subtest.
+func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		f    func(t *testing.T, st store.Store)
+	}{
+		{"Users", testUsers},
+		{"Courses", testCourses},
+		{"Grants", testGrants},
+		{"GrantExpiry", testGrantExpiry},
+		{"Sessions", testSessions},
+		{"DeleteUserSessions", testDeleteUserSessions},
+		{"FailureWindow", testFailureWindow},
+		{"FailuresPerUser", testFailuresPerUser},
+		{"ConcurrentFailures", testConcurrentFailures},
+		{"ConcurrentFailuresAcrossReset", testConcurrentFailuresAcrossReset},
+		{"EmptyKeys", testEmptyKeys},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.f(t, newStore(t))
+		})
+	}
+}
+
+func ctx(t *testing.T) context.Context { return t.Context() }
+
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("%s: error = %v, want %v", what, err, want)
+	}
+}
+
+func must(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func testUsers(t *testing.T, st store.Store) {
+	_, err := st.GetUser(ctx(t), "nobody@example.com")
+	wantErr(t, "GetUser(absent)", err, store.ErrNotFound)
+
+	u := store.User{Email: "ada@example.com", PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", CreatedAt: base}
+	must(t, "CreateUser", st.CreateUser(ctx(t), u))
+	got, err := st.GetUser(ctx(t), u.Email)
+	must(t, "GetUser", err)
+	if got != u {
+		t.Errorf("GetUser = %+v, want %+v", got, u)
+	}
+
+	dup := u
+	dup.PasswordHash = "other"
+	wantErr(t, "CreateUser(again)", st.CreateUser(ctx(t), dup), store.ErrExists)
+	got, err = st.GetUser(ctx(t), u.Email)
+	must(t, "GetUser", err)
+	if got.PasswordHash != u.PasswordHash {
+		t.Errorf("a failed CreateUser changed the hash to %q", got.PasswordHash)
+	}
+
+	u.Disabled, u.PasswordHash = true, "new-hash"
+	must(t, "PutUser(replace)", st.PutUser(ctx(t), u))
+	got, err = st.GetUser(ctx(t), u.Email)
+	must(t, "GetUser", err)
+	if got != u {
+		t.Errorf("after PutUser: GetUser = %+v, want %+v", got, u)
+	}
+
+	fresh := store.User{Email: "bob@example.com", PasswordHash: "h"} // zero CreatedAt stays zero
+	must(t, "PutUser(create)", st.PutUser(ctx(t), fresh))
+	got, err = st.GetUser(ctx(t), fresh.Email)
+	must(t, "GetUser", err)
+	if got != fresh {
+		t.Errorf("GetUser = %+v, want %+v", got, fresh)
+	}
+	_, err = st.GetUser(ctx(t), "ADA@example.com")
+	wantErr(t, "GetUser(other case)", err, store.ErrNotFound)
+}
+
+func testCourses(t *testing.T, st store.Store) {
+	_, err := st.GetCourse(ctx(t), "intro")
+	wantErr(t, "GetCourse(absent)", err, store.ErrNotFound)
+	list, err := st.ListCourses(ctx(t))
+	must(t, "ListCourses(empty)", err)
+	if list == nil || len(list) != 0 {
+		t.Fatalf("ListCourses(empty) = %#v, want an empty non-nil slice (it is encoded as [])", list)
+	}
+
+	for _, c := range []store.Course{{ID: "zeta", Title: "Z"}, {ID: "alpha-2", Title: "A2"}, {ID: "alpha", Title: "A"}, {ID: "0-start", Title: "Zero"}} {
+		must(t, "PutCourse", st.PutCourse(ctx(t), c))
+	}
+	must(t, "PutCourse(replace)", st.PutCourse(ctx(t), store.Course{ID: "zeta", Title: "Zeta, retitled"}))
+
+	got, err := st.GetCourse(ctx(t), "zeta")
+	must(t, "GetCourse", err)
+	if want := (store.Course{ID: "zeta", Title: "Zeta, retitled"}); got != want {
+		t.Errorf("GetCourse = %+v, want %+v", got, want)
+	}
+	list, err = st.ListCourses(ctx(t))
+	must(t, "ListCourses", err)
+	want := []store.Course{{ID: "0-start", Title: "Zero"}, {ID: "alpha", Title: "A"}, {ID: "alpha-2", Title: "A2"}, {ID: "zeta", Title: "Zeta, retitled"}}
+	if !slices.Equal(list, want) {
+		t.Errorf("ListCourses = %v, want %v", list, want)
+	}
+}
+
+func testGrants(t *testing.T, st store.Store) {
+	const ada, bob = "ada@example.com", "bob@example.com"
+	_, err := st.GetGrant(ctx(t), ada, "intro")
+	wantErr(t, "GetGrant(absent)", err, store.ErrNotFound)
+	list, err := st.ListGrants(ctx(t), ada)
+	must(t, "ListGrants(none)", err)
+	if list == nil || len(list) != 0 {
+		t.Fatalf("ListGrants(none) = %#v, want an empty non-nil slice (it is encoded as [])", list)
+	}
+
+	grants := []store.Grant{
+		{Email: ada, CourseID: "zeta"},
+		{Email: ada, CourseID: "intro", Expires: base.Add(30 * 24 * time.Hour)},
+		{Email: ada, CourseID: "intro-2"},
+		{Email: bob, CourseID: "intro"},
+	}
+	for _, g := range grants {
+		must(t, "PutGrant", st.PutGrant(ctx(t), g))
+	}
+	got, err := st.GetGrant(ctx(t), ada, "intro")
+	must(t, "GetGrant", err)
+	if got != grants[1] {
+		t.Errorf("GetGrant = %+v, want %+v", got, grants[1])
+	}
+	list, err = st.ListGrants(ctx(t), ada)
+	must(t, "ListGrants", err)
+	if want := []store.Grant{grants[1], grants[2], grants[0]}; !slices.Equal(list, want) {
+		t.Errorf("ListGrants = %v, want %v (sorted by course)", list, want)
+	}
+
+	// Replacing a grant can remove its expiry.
+	must(t, "PutGrant(no expiry)", st.PutGrant(ctx(t), store.Grant{Email: ada, CourseID: "intro"}))
+	got, err = st.GetGrant(ctx(t), ada, "intro")
+	must(t, "GetGrant", err)
+	if !got.Expires.IsZero() {
+		t.Errorf("replaced grant still expires %v", got.Expires)
+	}
+
+	must(t, "DeleteGrant", st.DeleteGrant(ctx(t), ada, "intro"))
+	_, err = st.GetGrant(ctx(t), ada, "intro")
+	wantErr(t, "GetGrant(deleted)", err, store.ErrNotFound)
+	must(t, "DeleteGrant(absent)", st.DeleteGrant(ctx(t), ada, "intro"))
+	if _, err := st.GetGrant(ctx(t), bob, "intro"); err != nil {
+		t.Errorf("deleting ada's grant touched bob's: %v", err)
+	}
+	list, err = st.ListGrants(ctx(t), ada)
+	must(t, "ListGrants", err)
+	if want := []store.Grant{grants[2], grants[0]}; !slices.Equal(list, want) {
+		t.Errorf("ListGrants = %v, want %v", list, want)
+	}
+}
+
+func testGrantExpiry(t *testing.T, st store.Store) {
+	// An expired grant is returned as stored (until TTL removes it); the
+	// caller decides with Active. Expiry keeps millisecond precision.
+	past := time.Now().Add(-time.Hour).Truncate(time.Millisecond).UTC()
+	g := store.Grant{Email: "ada@example.com", CourseID: "old", Expires: past}
+	must(t, "PutGrant", st.PutGrant(ctx(t), g))
+	got, err := st.GetGrant(ctx(t), g.Email, g.CourseID)
+	must(t, "GetGrant", err)
+	if !got.Expires.Equal(past) {
+		t.Errorf("Expires = %v, want %v", got.Expires, past)
+	}
+	if got.Active(time.Now()) {
+		t.Error("expired grant is Active")
+	}
+	if !got.Active(past.Add(-time.Millisecond)) || got.Active(past) {
+		t.Error("Active is not now < Expires")
+	}
+	// Sub-millisecond parts are dropped, never rounded up.
+	fine := base.Add(999_999 * time.Nanosecond)
+	must(t, "PutGrant", st.PutGrant(ctx(t), store.Grant{Email: "ada@example.com", CourseID: "fine", Expires: fine.In(time.FixedZone("X", 3600))}))
+	got, err = st.GetGrant(ctx(t), "ada@example.com", "fine")
+	must(t, "GetGrant", err)
+	if !got.Expires.Equal(base) || got.Expires.Location() != time.UTC {
+		t.Errorf("Expires = %v, want %v in UTC", got.Expires, base)
+	}
+}
+
+func testSessions(t *testing.T, st store.Store) {
+	s := store.Session{IDHash: "a1b2c3", Email: "ada@example.com", CreatedAt: base, Expires: base.Add(12 * time.Hour)}
+	_, err := st.GetSession(ctx(t), s.IDHash)
+	wantErr(t, "GetSession(absent)", err, store.ErrNotFound)
+	must(t, "CreateSession", st.CreateSession(ctx(t), s))
+	got, err := st.GetSession(ctx(t), s.IDHash)
+	must(t, "GetSession", err)
+	if got != s {
+		t.Errorf("GetSession = %+v, want %+v", got, s)
+	}
+	other := s
+	other.Email = "mallory@example.com"
+	wantErr(t, "CreateSession(same id)", st.CreateSession(ctx(t), other), store.ErrExists)
+	if got, _ := st.GetSession(ctx(t), s.IDHash); got.Email != s.Email {
+		t.Errorf("a failed CreateSession changed the owner to %q", got.Email)
+	}
+
+	// An expired session is still returned; callers check Expires.
+	expired := store.Session{IDHash: "dead", Email: "ada@example.com", CreatedAt: base.Add(-2 * time.Hour), Expires: base.Add(-time.Hour)}
+	must(t, "CreateSession(expired)", st.CreateSession(ctx(t), expired))
+	got, err = st.GetSession(ctx(t), expired.IDHash)
+	must(t, "GetSession(expired)", err)
+	if got != expired {
+		t.Errorf("GetSession(expired) = %+v, want %+v", got, expired)
+	}
+
+	must(t, "DeleteSession", st.DeleteSession(ctx(t), s.IDHash))
+	_, err = st.GetSession(ctx(t), s.IDHash)
+	wantErr(t, "GetSession(deleted)", err, store.ErrNotFound)
+	must(t, "DeleteSession(absent)", st.DeleteSession(ctx(t), s.IDHash))
+	n, err := st.DeleteUserSessions(ctx(t), "ada@example.com")
+	must(t, "DeleteUserSessions", err)
+	if n != 1 {
+		t.Errorf("DeleteUserSessions = %d after one DeleteSession of two, want 1", n)
+	}
+}
+
+func testDeleteUserSessions(t *testing.T, st store.Store) {
+	n, err := st.DeleteUserSessions(ctx(t), "ada@example.com")
+	must(t, "DeleteUserSessions(none)", err)
+	if n != 0 {
+		t.Errorf("DeleteUserSessions(none) = %d", n)
+	}
+	for i := range 5 {
+		email := "ada@example.com"
+		if i%2 == 1 {
+			email = "bob@example.com"
+		}
+		must(t, "CreateSession", st.CreateSession(ctx(t), store.Session{
+			IDHash: fmt.Sprintf("%064x", i), Email: email, CreatedAt: base, Expires: base.Add(time.Hour),
+		}))
+	}
+	n, err = st.DeleteUserSessions(ctx(t), "ada@example.com")
+	must(t, "DeleteUserSessions", err)
+	if n != 3 {
+		t.Errorf("DeleteUserSessions = %d, want 3", n)
+	}
+	for i := range 5 {
+		_, err := st.GetSession(ctx(t), fmt.Sprintf("%064x", i))
+		if i%2 == 0 {
+			wantErr(t, fmt.Sprintf("GetSession(ada's #%d)", i), err, store.ErrNotFound)
+		} else if err != nil {
+			t.Errorf("bob's session #%d: %v", i, err)
+		}
+	}
+	n, err = st.DeleteUserSessions(ctx(t), "ada@example.com")
+	must(t, "DeleteUserSessions(again)", err)
+	if n != 0 {
+		t.Errorf("DeleteUserSessions(again) = %d, want 0", n)
+	}
+}
+
+func testFailureWindow(t *testing.T, st store.Store) {
+	const email, window = "ada@example.com", 15 * time.Minute
+	count := func(now time.Time) int {
+		t.Helper()
+		n, err := st.Failures(ctx(t), email, now)
+		must(t, "Failures", err)
+		return n
+	}
+	record := func(now time.Time) int {
+		t.Helper()
+		n, err := st.RecordFailure(ctx(t), email, now, window)
+		must(t, "RecordFailure", err)
+		return n
+	}
+	if n := count(base); n != 0 {
+		t.Fatalf("Failures(none) = %d", n)
+	}
+	for i := 1; i <= 3; i++ {
+		if n := record(base.Add(time.Duration(i) * time.Minute)); n != i {
+			t.Fatalf("RecordFailure #%d = %d", i, n)
+		}
+	}
+	// The window started at the first failure (base+1m) and ends at base+16m.
+	start := base.Add(time.Minute)
+	if n := count(start.Add(window - time.Millisecond)); n != 3 {
+		t.Errorf("Failures(last ms of window) = %d, want 3", n)
+	}
+	if n := count(start.Add(window)); n != 0 {
+		t.Errorf("Failures(window end) = %d, want 0", n)
+	}
+	// A failure in the last millisecond counts in the old window; at the
+	// end a new window starts at 1.
+	if n := record(start.Add(window - time.Millisecond)); n != 4 {
+		t.Errorf("RecordFailure(last ms) = %d, want 4", n)
+	}
+	if n := record(start.Add(window)); n != 1 {
+		t.Errorf("RecordFailure(window end) = %d, want 1 (new window)", n)
+	}
+	if n := record(start.Add(window + time.Second)); n != 2 {
+		t.Errorf("RecordFailure(new window) = %d, want 2", n)
+	}
+	must(t, "ResetFailures", st.ResetFailures(ctx(t), email))
+	if n := count(start.Add(window + time.Second)); n != 0 {
+		t.Errorf("Failures(after reset) = %d", n)
+	}
+	if n := record(start.Add(window + 2*time.Second)); n != 1 {
+		t.Errorf("RecordFailure(after reset) = %d, want 1", n)
+	}
+	must(t, "ResetFailures(again)", st.ResetFailures(ctx(t), email))
+	must(t, "ResetFailures(absent)", st.ResetFailures(ctx(t), email))
+}
+
+func testFailuresPerUser(t *testing.T, st store.Store) {
+	for range 3 {
+		if _, err := st.RecordFailure(ctx(t), "ada@example.com", base, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := st.RecordFailure(ctx(t), "bob@example.com", base, time.Minute)
+	must(t, "RecordFailure(bob)", err)
+	if n != 1 {
+		t.Errorf("bob's first failure = %d, want 1", n)
+	}
+	must(t, "ResetFailures(bob)", st.ResetFailures(ctx(t), "bob@example.com"))
+	if n, _ := st.Failures(ctx(t), "ada@example.com", base); n != 3 {
+		t.Errorf("ada's failures after resetting bob = %d, want 3", n)
+	}
+	if _, err := st.RecordFailure(ctx(t), "ada@example.com", base, 0); err == nil {
+		t.Error("RecordFailure with a zero window succeeded")
+	}
+}
+
+// recordConcurrently makes Concurrency parallel RecordFailure calls at now
+// and checks that they returned 1..Concurrency, each exactly once: every call
+// was counted, none twice.
+func recordConcurrently(t *testing.T, st store.Store, email string, now time.Time, window time.Duration) {
+	t.Helper()
+	counts := make([]int, Concurrency)
+	errs := make([]error, Concurrency)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range Concurrency {
+		wg.Go(func() {
+			<-start
+			counts[i], errs[i] = st.RecordFailure(ctx(t), email, now, window)
+		})
+	}
+	close(start)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("RecordFailure: %v", err)
+	}
+	slices.Sort(counts)
+	for i, c := range counts {
+		if c != i+1 {
+			t.Fatalf("sorted counts returned = %v, want 1..%d", counts, Concurrency)
+		}
+	}
+	n, err := st.Failures(ctx(t), email, now)
+	must(t, "Failures", err)
+	if n != Concurrency {
+		t.Fatalf("Failures = %d after %d parallel failures", n, Concurrency)
+	}
+}
+
+func testConcurrentFailures(t *testing.T, st store.Store) {
+	recordConcurrently(t, st, "ada@example.com", base, 15*time.Minute)
+}
+
+func testConcurrentFailuresAcrossReset(t *testing.T, st store.Store) {
+	// The old window has passed: every caller races to start the new one.
+	for range 5 {
+		if _, err := st.RecordFailure(ctx(t), "ada@example.com", base, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recordConcurrently(t, st, "ada@example.com", base.Add(time.Hour), time.Minute)
+}
+
+func testEmptyKeys(t *testing.T, st store.Store) {
+	checks := map[string]error{
+		"CreateUser":    st.CreateUser(ctx(t), store.User{}),
+		"PutUser":       st.PutUser(ctx(t), store.User{}),
+		"PutCourse":     st.PutCourse(ctx(t), store.Course{Title: "x"}),
+		"PutGrant":      st.PutGrant(ctx(t), store.Grant{Email: "a@b.c"}),
+		"CreateSession": st.CreateSession(ctx(t), store.Session{Email: "a@b.c"}),
+	}
+	for name, err := range checks {
+		if err == nil {
+			t.Errorf("%s with an empty key succeeded", name)
+		}
+	}
+	_, err := st.RecordFailure(ctx(t), "", base, time.Minute)
+	if err == nil {
+		t.Error("RecordFailure with an empty email succeeded")
+	}
+}
