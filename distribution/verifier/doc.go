@@ -1,0 +1,70 @@
+// Package verifier decides on a signed request exactly as CloudFront does for a
+// cache behavior with trusted key groups: signed URL parameters first, then
+// signed cookies; canned and custom policies; RSA-2048 (PKCS#1 v1.5) and
+// ECDSA P-256 (DER) keys; SHA-1 and SHA-256. A denial carries CloudFront's
+// error code and message (what the viewer sees) and a precise reason for the
+// operator (what CloudFront never says). See DESIGN.md, "How CloudFront checks
+// a signed request", and
+// https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/PrivateContent.html.
+//
+// # Choices where CloudFront's documentation is silent
+//
+// CloudFront documents the wire format and the error messages, not every
+// corner. Where it is silent the verifier fails closed (denies) and says so in
+// the Decision's Reason:
+//
+//   - Parameter and cookie names are case-sensitive (a "signature" query
+//     parameter is the origin's, not CloudFront's).
+//   - Duplicated cookie names: the first cookie in header order wins (browsers
+//     send the cookie with the longest Path first). Duplicated URL parameters:
+//     the first wins too.
+//   - Both a policy and an expiry (Policy and Expires, or CloudFront-Policy and
+//     CloudFront-Expires): the custom policy is used.
+//   - No signing material at all, or an empty key pair id: MissingKey.
+//   - A key pair id but no (or an empty) signature: AccessDenied (an empty
+//     signature decodes and then fails verification).
+//   - A key pair id and a signature but neither a policy nor an expiry:
+//     MalformedPolicy. A canned Expires that is not a decimal integer:
+//     MalformedPolicy.
+//   - Hash-Algorithm other than SHA1 or SHA256 (exact case): AccessDenied.
+//     ECDSA keys require SHA256.
+//   - Base64: CloudFront's alphabet (- _ ~ for + = /) and the standard one are
+//     both decoded (CloudFront maps the three characters back and decodes);
+//     padding is required and trailing bits must be zero.
+//   - Order of checks: key pair id present, key known (InvalidKey), signature
+//     decodes (MalformedSignature), policy decodes and parses
+//     (MalformedPolicy), signature verifies (AccessDenied), then the
+//     conditions (AccessDenied).
+//   - The policy is parsed strictly: a JSON object whose only member is
+//     "Statement", an array of exactly one object with members "Resource"
+//     (optional string) and "Condition" (required object) whose members are
+//     "DateLessThan" (required), "DateGreaterThan" and "IpAddress". Epoch
+//     times are unquoted non-negative integers; AWS:SourceIp is an IPv4 CIDR
+//     or a bare IPv4 address. Unknown or duplicated members, quoted times,
+//     fractions and exponents, IPv6 values and trailing data are
+//     MalformedPolicy. Whitespace between JSON tokens is allowed (AWS's own
+//     examples carry line breaks).
+//
+// # Resource matching
+//
+// The request URL is scheme "://" host path ["?" query], with the host as the
+// viewer sent it (port included) and the path and query exactly as sent, not
+// re-encoded. Sections are the scheme, "://"+host, the path (from its leading
+// "/") and the query (from its "?"). In Resource, "?" matches exactly one
+// character of the section it stands in (the query separator also matches
+// itself, so a literal query "a.ts?v=1" works) and "*" matches any run of
+// characters within the section of the character before it: a "*"
+// in the host never reaches the path ("https://*.example.com/a" does not match
+// "https://evil.test/x.example.com/a"), and "http*://" covers http and https.
+// A "*" that ends the pattern in the path also covers any query string. A
+// Resource of exactly "*" matches any URL, and an omitted Resource matches any
+// URL. Matching is case-sensitive.
+//
+// # Cache
+//
+// A Verifier keeps a bounded cache of verified (key pair id, public key, hash
+// algorithm, policy, signature) with the parsed policy. The key is looked up in
+// the Keys on every request before the cache, so removing a key denies at once,
+// and a replaced key under the same id misses the cache. Time, source IP and
+// resource are checked on every request.
+package verifier

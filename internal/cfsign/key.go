@@ -1,0 +1,251 @@
+package cfsign
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+)
+
+// Key is a CloudFront signing key: the key pair id of the public key in the
+// distribution's key group, the algorithm, and the private half as a
+// crypto.Signer (an in-memory *rsa.PrivateKey or *ecdsa.PrivateKey, or a signer
+// whose key never leaves a KMS).
+//
+// Make a Key with NewKey and treat its fields as read-only: signing uses the
+// values checked by NewKey, and the signature cache is keyed by a fingerprint
+// of the public key computed there, so a rotated key that reuses an id never
+// gets a stale signature.
+type Key struct {
+	ID        string
+	Algorithm Algorithm
+	Signer    crypto.Signer
+
+	id     string
+	alg    Algorithm
+	signer crypto.Signer
+	fp     [sha256.Size]byte // SHA-256 of the PKIX public key
+}
+
+// Limits on RSA key sizes. CloudFront itself takes RSA-2048 keys; larger ones
+// are accepted here because a KMS or a verifier may use them.
+const (
+	minRSABits = 2048
+	maxRSABits = 4096
+	maxKeyID   = 128
+	maxKeyDER  = 4096
+)
+
+// NewKey checks that id looks like a CloudFront key pair id (1 to 128 ASCII
+// letters and digits, such as K2JCJMDEHXQW5F), that the signer's public key
+// fits alg (RSA of 2048 to 4096 bits for RSA-SHA1 and RSA-SHA256, ECDSA P-256
+// for ECDSA-SHA256), and that the signer produces a signature that verifies
+// against its public key (one probe signature, which catches a KMS key set up
+// for another signing scheme).
+func NewKey(id string, alg Algorithm, signer crypto.Signer) (*Key, error) {
+	if err := validateKeyID(id); err != nil {
+		return nil, err
+	}
+	if !alg.valid() {
+		return nil, fmt.Errorf("cfsign: key %s: unknown algorithm", id)
+	}
+	if signer == nil {
+		return nil, fmt.Errorf("cfsign: key %s: nil signer", id)
+	}
+	pub := signer.Public()
+	if err := checkPublicKey(alg, pub); err != nil {
+		return nil, fmt.Errorf("cfsign: key %s: %w", id, err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, fmt.Errorf("cfsign: key %s: marshal public key: %w", id, err)
+	}
+	k := &Key{ID: id, Algorithm: alg, Signer: signer, id: id, alg: alg, signer: signer, fp: sha256.Sum256(der)}
+	probe := []byte("cfgate key probe")
+	sig, err := k.SignPolicy(probe)
+	if err != nil {
+		return nil, fmt.Errorf("cfsign: key %s: probe signature: %w", id, err)
+	}
+	if err := verify(alg, pub, probe, sig); err != nil {
+		return nil, fmt.Errorf("cfsign: key %s: probe signature does not verify with the public key (%s)", id, alg)
+	}
+	return k, nil
+}
+
+func validateKeyID(id string) error {
+	if id == "" {
+		return errors.New("cfsign: empty key pair id")
+	}
+	if len(id) > maxKeyID {
+		return fmt.Errorf("cfsign: key pair id longer than %d characters", maxKeyID)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			// The id is not echoed: a malformed id may be something pasted by mistake.
+			return errors.New("cfsign: key pair id must be ASCII letters and digits")
+		}
+	}
+	return nil
+}
+
+func checkPublicKey(alg Algorithm, pub crypto.PublicKey) error {
+	switch p := pub.(type) {
+	case *rsa.PublicKey:
+		if !alg.isRSA() {
+			return fmt.Errorf("algorithm %s needs an ECDSA P-256 key, got an RSA key", alg)
+		}
+		if n := p.N.BitLen(); n < minRSABits || n > maxRSABits {
+			return fmt.Errorf("RSA key has %d bits, want %d to %d", n, minRSABits, maxRSABits)
+		}
+	case *ecdsa.PublicKey:
+		if alg != ECDSASHA256 {
+			return fmt.Errorf("algorithm %s needs an RSA key, got an ECDSA key", alg)
+		}
+		if p.Curve != elliptic.P256() {
+			return fmt.Errorf("ECDSA key on curve %s, want P-256", p.Curve.Params().Name)
+		}
+	default:
+		return fmt.Errorf("unsupported public key type %T (want RSA or ECDSA P-256)", pub)
+	}
+	return nil
+}
+
+// verify checks sig over msg with the hash of alg; it exists for NewKey's probe.
+func verify(alg Algorithm, pub crypto.PublicKey, msg, sig []byte) error {
+	d := digest(alg, msg)
+	switch p := pub.(type) {
+	case *rsa.PublicKey:
+		return rsa.VerifyPKCS1v15(p, alg.hash(), d, sig)
+	case *ecdsa.PublicKey:
+		if !ecdsa.VerifyASN1(p, d, sig) {
+			return errors.New("ecdsa: verification error")
+		}
+		return nil
+	}
+	return errors.New("unsupported public key")
+}
+
+func digest(alg Algorithm, msg []byte) []byte {
+	if alg.hash() == crypto.SHA1 {
+		h := sha1.Sum(msg)
+		return h[:]
+	}
+	h := sha256.Sum256(msg)
+	return h[:]
+}
+
+// SignPolicy returns the raw signature of policy: RSA PKCS#1 v1.5 over SHA-1
+// (RSA-SHA1, the same computation feature/cloudfront/sign performs) or SHA-256
+// (RSA-SHA256), or an ASN.1 DER ECDSA signature over SHA-256 (ECDSA-SHA256).
+// The caller encodes it with Encode.
+func (k *Key) SignPolicy(policy []byte) ([]byte, error) {
+	if k == nil || k.signer == nil {
+		return nil, errors.New("cfsign: key not made by NewKey")
+	}
+	sig, err := k.signer.Sign(rand.Reader, digest(k.alg, policy), k.alg.hash())
+	if err != nil {
+		return nil, fmt.Errorf("cfsign: sign with key %s: %w", k.id, err)
+	}
+	return sig, nil
+}
+
+// GenerateKey returns a new private key for alg: RSA-2048 for RSA-SHA1 and
+// RSA-SHA256, ECDSA P-256 for ECDSA-SHA256.
+func GenerateKey(alg Algorithm) (crypto.Signer, error) {
+	switch alg {
+	case RSASHA1, RSASHA256:
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return nil, fmt.Errorf("cfsign: generate RSA key: %w", err)
+		}
+		return k, nil
+	case ECDSASHA256:
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("cfsign: generate ECDSA key: %w", err)
+		}
+		return k, nil
+	}
+	return nil, errors.New("cfsign: GenerateKey: unknown algorithm")
+}
+
+// ParsePrivateKeyPEM parses the first private key in pemBytes: PKCS#1
+// ("RSA PRIVATE KEY"), PKCS#8 ("PRIVATE KEY") or SEC1 ("EC PRIVATE KEY"; an
+// "EC PARAMETERS" block before it, as openssl writes, is skipped). Only RSA and
+// ECDSA keys are returned; encrypted PEM is rejected. Errors never contain key
+// material.
+func ParsePrivateKeyPEM(pemBytes []byte) (crypto.Signer, error) {
+	rest := pemBytes
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			return nil, errors.New("cfsign: no PEM private key found")
+		}
+		if block.Type == "EC PARAMETERS" {
+			continue
+		}
+		if _, ok := block.Headers["Proc-Type"]; ok {
+			return nil, errors.New("cfsign: encrypted PEM private keys are not supported")
+		}
+		if len(block.Bytes) > maxKeyDER {
+			// Bounds the work: a 4096-bit RSA key is about 2.4 KB of DER.
+			return nil, fmt.Errorf("cfsign: PEM block larger than %d bytes", maxKeyDER)
+		}
+		var (
+			key any
+			err error
+		)
+		switch block.Type {
+		case "RSA PRIVATE KEY":
+			key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+		case "PRIVATE KEY":
+			key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+		case "EC PRIVATE KEY":
+			key, err = x509.ParseECPrivateKey(block.Bytes)
+		case "ENCRYPTED PRIVATE KEY":
+			return nil, errors.New("cfsign: encrypted PEM private keys are not supported")
+		default:
+			return nil, fmt.Errorf("cfsign: PEM block %q is not a private key (want RSA PRIVATE KEY, PRIVATE KEY or EC PRIVATE KEY)", truncate(block.Type, 40))
+		}
+		if err != nil {
+			// The parser's error is dropped on purpose: ASN.1 errors can quote bytes.
+			return nil, fmt.Errorf("cfsign: malformed %s PEM block", block.Type)
+		}
+		switch k := key.(type) {
+		case *rsa.PrivateKey:
+			return k, nil
+		case *ecdsa.PrivateKey:
+			return k, nil
+		}
+		return nil, fmt.Errorf("cfsign: unsupported private key type %T (want RSA or ECDSA)", key)
+	}
+}
+
+// MarshalPrivateKeyPEM returns k as a PKCS#8 "PRIVATE KEY" PEM block. k must be
+// an in-memory key (*rsa.PrivateKey or *ecdsa.PrivateKey).
+func MarshalPrivateKeyPEM(k crypto.Signer) ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return nil, fmt.Errorf("cfsign: marshal private key: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// MarshalPublicKeyPEM returns pub as a PKIX "PUBLIC KEY" PEM block, the format
+// CloudFront's CreatePublicKey takes as EncodedKey.
+func MarshalPublicKeyPEM(pub crypto.PublicKey) ([]byte, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, fmt.Errorf("cfsign: marshal public key: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
+}
