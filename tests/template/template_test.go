@@ -1,0 +1,690 @@
+// Package template tests that template.yaml declares the system of DESIGN.md:
+// the behaviors and their order, the signed behavior's key group and
+// cookie-free cache key, cookie forwarding on /api/*, a bucket readable only by
+// this distribution, IAM limited to named resources, and the functions' build
+// settings. It reads the template with goformation (after resolving
+// intrinsics with distribution/behavior.Resolve) and runs cfn-lint on it.
+package template
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/awslabs/goformation/v7"
+	"github.com/awslabs/goformation/v7/cloudformation"
+	"github.com/awslabs/goformation/v7/cloudformation/cloudfront"
+	"github.com/awslabs/goformation/v7/intrinsics"
+
+	"github.com/cfgate/cfgate/distribution/behavior"
+)
+
+const (
+	templatePath = "../../template.yaml"
+	repoRoot     = "../.."
+
+	cachingDisabled           = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+	cachingOptimized          = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+	allViewerExceptHostHeader = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+	securityHeaders           = "67f7725c-6f97-4210-82d7-5512b31e9d03"
+)
+
+// parsed is the template with intrinsics resolved for one set of parameters:
+// typed (goformation) and generic (for properties goformation lacks).
+type parsed struct {
+	tpl *cloudformation.Template
+	doc map[string]any
+}
+
+// goformation's schema lags CloudFormation's and it rejects unknown
+// properties; these are removed before typed decoding and asserted from the
+// generic document instead.
+var newerThanGoformation = map[string][]string{
+	"AWS::Serverless::Function": {"LoggingConfig"},
+}
+
+func load(t *testing.T, params map[string]string) parsed {
+	t.Helper()
+	data, err := os.ReadFile(templatePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolved, err := behavior.Resolve(data, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc, typed map[string]any
+	if err := json.Unmarshal(resolved, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(resolved, &typed); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range typed["Resources"].(map[string]any) {
+		r := r.(map[string]any)
+		props, _ := r["Properties"].(map[string]any)
+		for _, p := range newerThanGoformation[r["Type"].(string)] {
+			delete(props, p)
+		}
+	}
+	b, err := json.Marshal(typed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := goformation.ParseJSONWithOptions(b, &intrinsics.ProcessorOptions{NoProcess: true})
+	if err != nil {
+		t.Fatalf("goformation: %v", err)
+	}
+	return parsed{tpl: tpl, doc: doc}
+}
+
+func (p parsed) props(t *testing.T, name string) map[string]any {
+	t.Helper()
+	r, ok := p.doc["Resources"].(map[string]any)[name].(map[string]any)
+	if !ok {
+		t.Fatalf("no resource %s", name)
+	}
+	props, _ := r["Properties"].(map[string]any)
+	return props
+}
+
+func (p parsed) resourceType(name string) string {
+	r, ok := p.tpl.Resources[name]
+	if !ok {
+		return ""
+	}
+	return r.AWSCloudFormationType()
+}
+
+func distribution(t *testing.T, p parsed) *cloudfront.Distribution_DistributionConfig {
+	t.Helper()
+	d, err := p.tpl.GetCloudFrontDistributionWithName("Distribution")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.DistributionConfig
+}
+
+func str(p *string) string {
+	if p == nil {
+		return "<nil>"
+	}
+	return *p
+}
+
+func TestBehaviorOrder(t *testing.T) {
+	cfg := distribution(t, load(t, nil))
+	var got []string
+	for _, cb := range cfg.CacheBehaviors {
+		got = append(got, cb.PathPattern+"→"+cb.TargetOriginId)
+	}
+	got = append(got, "default→"+cfg.DefaultCacheBehavior.TargetOriginId)
+	want := []string{"/api/*→api", "/courses/*→media", "default→site"}
+	if !slices.Equal(got, want) {
+		t.Errorf("behaviors = %v, want %v", got, want)
+	}
+	origins := map[string]cloudfront.Distribution_Origin{}
+	for _, o := range cfg.Origins {
+		origins[o.Id] = o
+	}
+	if o := origins["site"]; str(o.OriginPath) != "/site" {
+		t.Errorf("site origin path = %s, want /site", str(o.OriginPath))
+	}
+	if o := origins["media"]; o.OriginPath != nil && *o.OriginPath != "" {
+		t.Errorf("media origin path = %s, want none (keys are courses/<id>/…)", *o.OriginPath)
+	}
+	if got := str(cfg.HttpVersion); got != "http2and3" {
+		t.Errorf("HttpVersion = %s", got)
+	}
+	policies := []string{cfg.DefaultCacheBehavior.ViewerProtocolPolicy}
+	for _, cb := range cfg.CacheBehaviors {
+		policies = append(policies, cb.ViewerProtocolPolicy)
+	}
+	for i, vp := range policies {
+		if vp != "redirect-to-https" {
+			t.Errorf("behavior %d ViewerProtocolPolicy = %s, want redirect-to-https", i, vp)
+		}
+	}
+}
+
+func TestSignedBehavior(t *testing.T) {
+	cfg := distribution(t, load(t, nil))
+	cb := cfg.CacheBehaviors[1]
+	if cb.PathPattern != "/courses/*" {
+		t.Fatalf("second behavior is %s", cb.PathPattern)
+	}
+	if want := []string{"{{Ref:KeyGroupId}}"}; !slices.Equal(cb.TrustedKeyGroups, want) {
+		t.Errorf("TrustedKeyGroups = %v, want %v (the KeyGroupId parameter)", cb.TrustedKeyGroups, want)
+	}
+	if got := str(cb.CachePolicyId); got != cachingOptimized {
+		t.Errorf("CachePolicyId = %s, want managed CachingOptimized (no cookies, no query strings in the key)", got)
+	}
+	if cb.OriginRequestPolicyId != nil || cb.ForwardedValues != nil {
+		t.Error("/courses/* forwards something to S3 (OriginRequestPolicyId or legacy ForwardedValues): cookies must never reach S3")
+	}
+	if want := []string{"GET", "HEAD", "OPTIONS"}; !slices.Equal(cb.AllowedMethods, want) {
+		t.Errorf("AllowedMethods = %v, want %v", cb.AllowedMethods, want)
+	}
+	if cb.ResponseHeadersPolicyId != nil {
+		t.Errorf("CORS policy %s attached without PlayerOrigins", *cb.ResponseHeadersPolicyId)
+	}
+	if len(cb.TrustedSigners) != 0 {
+		t.Error("legacy TrustedSigners used")
+	}
+
+	def := cfg.DefaultCacheBehavior
+	if len(def.TrustedKeyGroups) != 0 || str(def.CachePolicyId) != cachingOptimized || def.OriginRequestPolicyId != nil || def.ForwardedValues != nil {
+		t.Errorf("default behavior: want unsigned, CachingOptimized, nothing forwarded; got %+v", def)
+	}
+	if got := str(def.ResponseHeadersPolicyId); got != securityHeaders {
+		t.Errorf("default behavior ResponseHeadersPolicyId = %s, want managed SecurityHeadersPolicy (no framing of the login page)", got)
+	}
+
+	t.Run("CORS with player origins", func(t *testing.T) {
+		p := load(t, map[string]string{"PlayerOrigins": "https://a.example.com,https://b.example.com"})
+		cb := distribution(t, p).CacheBehaviors[1]
+		if got := str(cb.ResponseHeadersPolicyId); got != "{{Ref:PlayerCorsPolicy}}" {
+			t.Fatalf("ResponseHeadersPolicyId = %s, want the PlayerCorsPolicy", got)
+		}
+		pol, err := p.tpl.GetCloudFrontResponseHeadersPolicyWithName("PlayerCorsPolicy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cors := pol.ResponseHeadersPolicyConfig.CorsConfig
+		if cors == nil || !cors.AccessControlAllowCredentials {
+			t.Fatal("CORS policy must allow credentials (the cookies)")
+		}
+		if got, want := cors.AccessControlAllowOrigins.Items, []string{"https://a.example.com", "https://b.example.com"}; !slices.Equal(got, want) {
+			t.Errorf("origins = %v, want %v", got, want)
+		}
+		if pol.AWSCloudFormationCondition != "HasPlayerOrigins" {
+			t.Errorf("CORS policy condition = %q, want HasPlayerOrigins", pol.AWSCloudFormationCondition)
+		}
+	})
+}
+
+func TestAPIBehavior(t *testing.T) {
+	p := load(t, nil)
+	cfg := distribution(t, p)
+	cb := cfg.CacheBehaviors[0]
+	if got := str(cb.CachePolicyId); got != cachingDisabled {
+		t.Errorf("CachePolicyId = %s, want managed CachingDisabled", got)
+	}
+	if got := str(cb.OriginRequestPolicyId); got != allViewerExceptHostHeader {
+		t.Errorf("OriginRequestPolicyId = %s, want managed AllViewerExceptHostHeader (cookies to the API)", got)
+	}
+	for _, m := range []string{"GET", "POST", "OPTIONS", "DELETE"} {
+		if !slices.Contains(cb.AllowedMethods, m) {
+			t.Errorf("AllowedMethods lacks %s", m)
+		}
+	}
+	for _, o := range cfg.Origins {
+		if o.Id != "api" {
+			continue
+		}
+		if o.CustomOriginConfig == nil || o.CustomOriginConfig.OriginProtocolPolicy != "https-only" {
+			t.Error("api origin: want a custom origin, https-only")
+		}
+		if !strings.HasPrefix(o.DomainName, "${HttpApi}.execute-api.") || p.resourceType("HttpApi") != "AWS::Serverless::HttpApi" {
+			t.Errorf("api origin domain %q does not point at the HttpApi", o.DomainName)
+		}
+	}
+	api := p.props(t, "HttpApi")
+	rs, _ := api["DefaultRouteSettings"].(map[string]any)
+	if rs["ThrottlingBurstLimit"] == nil || rs["ThrottlingRateLimit"] == nil {
+		t.Errorf("HttpApi DefaultRouteSettings lacks throttling: %v", rs)
+	}
+}
+
+func TestCustomDomainAndLogs(t *testing.T) {
+	t.Run("defaults", func(t *testing.T) {
+		cfg := distribution(t, load(t, nil))
+		if len(cfg.Aliases) != 0 || cfg.ViewerCertificate == nil || cfg.ViewerCertificate.CloudFrontDefaultCertificate == nil || !*cfg.ViewerCertificate.CloudFrontDefaultCertificate {
+			t.Errorf("without DomainName: want no alias and the default certificate, got %v %+v", cfg.Aliases, cfg.ViewerCertificate)
+		}
+		if cfg.Logging != nil {
+			t.Error("access logs on by default")
+		}
+	})
+	t.Run("alternate domain", func(t *testing.T) {
+		cfg := distribution(t, load(t, map[string]string{
+			"DomainName": "video.example.com", "CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc",
+			"EnableAccessLogs": "true",
+		}))
+		vc := cfg.ViewerCertificate
+		if !slices.Equal(cfg.Aliases, []string{"video.example.com"}) || vc == nil ||
+			str(vc.AcmCertificateArn) != "arn:aws:acm:us-east-1:123456789012:certificate/abc" ||
+			str(vc.MinimumProtocolVersion) != "TLSv1.2_2021" || str(vc.SslSupportMethod) != "sni-only" {
+			t.Errorf("aliases %v certificate %+v", cfg.Aliases, vc)
+		}
+		if cfg.Logging == nil || cfg.Logging.IncludeCookies == nil || *cfg.Logging.IncludeCookies {
+			t.Errorf("logging %+v: want on, cookies excluded", cfg.Logging)
+		}
+	})
+}
+
+func TestBucketPrivateToThisDistribution(t *testing.T) {
+	p := load(t, nil)
+	b, err := p.tpl.GetS3BucketWithName("MediaBucket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pab := b.PublicAccessBlockConfiguration
+	if pab == nil || pab.BlockPublicAcls == nil || !*pab.BlockPublicAcls || pab.BlockPublicPolicy == nil || !*pab.BlockPublicPolicy ||
+		pab.IgnorePublicAcls == nil || !*pab.IgnorePublicAcls || pab.RestrictPublicBuckets == nil || !*pab.RestrictPublicBuckets {
+		t.Errorf("public access block incomplete: %+v", pab)
+	}
+	if b.BucketEncryption == nil || len(b.BucketEncryption.ServerSideEncryptionConfiguration) == 0 {
+		t.Error("no default encryption")
+	}
+	if b.WebsiteConfiguration != nil || b.AccessControl != nil {
+		t.Error("website hosting or canned ACL on the media bucket")
+	}
+
+	bp, err := p.tpl.GetS3BucketPolicyWithName("MediaBucketPolicy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bp.Bucket != "{{Ref:MediaBucket}}" {
+		t.Errorf("policy on %s", bp.Bucket)
+	}
+	var allows, tlsDeny int
+	for _, st := range statements(t, bp.PolicyDocument) {
+		switch st["Effect"] {
+		case "Allow":
+			allows++
+			if want := map[string]any{"Service": "cloudfront.amazonaws.com"}; !jsonEqual(st["Principal"], want) {
+				t.Errorf("Allow principal %v, want %v", st["Principal"], want)
+			}
+			if !jsonEqual(st["Action"], "s3:GetObject") {
+				t.Errorf("Allow action %v, want s3:GetObject only", st["Action"])
+			}
+			want := map[string]any{"StringEquals": map[string]any{
+				"AWS:SourceArn": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}"}}
+			if !jsonEqual(st["Condition"], want) {
+				t.Errorf("Allow condition %v, want SourceArn = this distribution", st["Condition"])
+			}
+			for _, r := range list(st["Resource"]) {
+				if !strings.HasPrefix(r, "${MediaBucket.Arn}/") {
+					t.Errorf("Allow resource %s outside the media bucket", r)
+				}
+			}
+		case "Deny":
+			cond, _ := json.Marshal(st["Condition"])
+			if string(cond) == `{"Bool":{"aws:SecureTransport":"false"}}` && jsonEqual(st["Principal"], "*") &&
+				slices.Contains(list(st["Resource"]), "{{GetAtt:MediaBucket.Arn}}") && slices.Contains(list(st["Resource"]), "${MediaBucket.Arn}/*") {
+				tlsDeny++
+			}
+		}
+	}
+	if allows != 1 || tlsDeny != 1 {
+		t.Errorf("bucket policy: %d Allow (want 1, CloudFront only), %d TLS-only Deny (want 1)", allows, tlsDeny)
+	}
+
+	oac, err := p.tpl.GetCloudFrontOriginAccessControlWithName("OriginAccessControl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := oac.OriginAccessControlConfig
+	if c.OriginAccessControlOriginType != "s3" || c.SigningBehavior != "always" || c.SigningProtocol != "sigv4" {
+		t.Errorf("OAC %+v", c)
+	}
+	for _, o := range distribution(t, p).Origins {
+		if o.Id == "api" {
+			continue
+		}
+		if str(o.OriginAccessControlId) != "{{GetAtt:OriginAccessControl.Id}}" || o.DomainName != "{{GetAtt:MediaBucket.RegionalDomainName}}" {
+			t.Errorf("origin %s: OAC %s domain %s", o.Id, str(o.OriginAccessControlId), o.DomainName)
+		}
+	}
+}
+
+// cloudFrontKeyActions may have Resource "*": IAM accepts nothing narrower.
+var cloudFrontKeyActions = []string{ // no resource-level permissions in CloudFront
+	"cloudfront:GetKeyGroup", "cloudfront:UpdateKeyGroup", "cloudfront:CreatePublicKey",
+	"cloudfront:GetPublicKey", "cloudfront:DeletePublicKey", "cloudfront:ListPublicKeys",
+}
+
+func TestIAMNamesSpecificResources(t *testing.T) {
+	p := load(t, map[string]string{"EnableScheduledRotation": "true"})
+	logGroups := map[string]bool{}
+	for name, r := range p.tpl.Resources {
+		if r.AWSCloudFormationType() == "AWS::Logs::LogGroup" {
+			logGroups[name] = true
+		}
+	}
+	roles := p.tpl.GetAllIAMRoleResources()
+	if len(roles) < 2 {
+		t.Fatalf("want the login and rotate roles, got %d", len(roles))
+	}
+	for name, r := range p.tpl.Resources {
+		switch r.AWSCloudFormationType() {
+		case "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::User", "AWS::IAM::Group":
+			t.Errorf("%s: %s not expected (policies live in the roles)", name, r.AWSCloudFormationType())
+		}
+	}
+	for name, fn := range p.tpl.GetAllServerlessFunctionResources() {
+		if fn.Policies != nil || fn.Role == nil {
+			t.Errorf("function %s: want an explicit Role and no SAM Policies (SAM adds AWSLambdaBasicExecutionRole, Resource *)", name)
+		}
+	}
+	for name, role := range roles {
+		if len(role.ManagedPolicyArns) != 0 {
+			t.Errorf("role %s has managed policies %v", name, role.ManagedPolicyArns)
+		}
+		for _, pol := range role.Policies {
+			for _, st := range statements(t, pol.PolicyDocument) {
+				sid, _ := st["Sid"].(string)
+				if st["NotResource"] != nil || st["NotAction"] != nil {
+					t.Errorf("%s/%s: NotResource/NotAction", name, sid)
+				}
+				resources := list(st["Resource"])
+				if len(resources) == 0 {
+					t.Errorf("%s/%s: no Resource", name, sid)
+				}
+				for _, res := range resources {
+					if !strings.Contains(res, "*") {
+						continue
+					}
+					switch {
+					case sid == "WriteOwnLogs" && isOwnLogStreams(res, logGroups):
+						// Stream names are chosen by Lambda at run time.
+					case sid == "CloudFrontKeyGroupNoResourceLevel" && res == "*" && name == "RotateRole":
+						for _, a := range list(st["Action"]) {
+							if !slices.Contains(cloudFrontKeyActions, a) {
+								t.Errorf("%s/%s: action %s with Resource * (only CloudFront key actions may)", name, sid, a)
+							}
+						}
+					default:
+						t.Errorf("%s/%s: wildcard resource %q", name, sid, res)
+					}
+				}
+			}
+		}
+	}
+
+	// The login function's grants, exactly.
+	want := map[string][]string{
+		"WriteOwnLogs":       {"arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${LoginLogGroup}:log-stream:*"},
+		"Table":              {"{{GetAtt:Table.Arn}}"},
+		"SigningKey":         {"{{Ref:SigningKeySecretArn}}"},
+		"DistributionDomain": {"arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/distribution-domain"},
+	}
+	got := map[string][]string{}
+	for _, pol := range roles["LoginRole"].Policies {
+		for _, st := range statements(t, pol.PolicyDocument) {
+			got[st["Sid"].(string)] = list(st["Resource"])
+		}
+	}
+	if !jsonEqual(got, want) {
+		t.Errorf("login role resources:\n got %v\nwant %v", got, want)
+	}
+	// The SSM statement names the parameter the template creates.
+	ssm := p.props(t, "DistributionDomainParameter")
+	if name := ssm["Name"].(string); !strings.HasSuffix(want["DistributionDomain"][0], ":parameter"+name) {
+		t.Errorf("IAM names parameter %s, template creates %s", want["DistributionDomain"][0], name)
+	}
+}
+
+func isOwnLogStreams(res string, logGroups map[string]bool) bool {
+	const prefix = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${"
+	const suffix = "}:log-stream:*"
+	if !strings.HasPrefix(res, prefix) || !strings.HasSuffix(res, suffix) {
+		return false
+	}
+	return logGroups[strings.TrimSuffix(strings.TrimPrefix(res, prefix), suffix)]
+}
+
+func TestFunctions(t *testing.T) {
+	p := load(t, map[string]string{"EnableScheduledRotation": "true"})
+	for _, tc := range []struct{ name, codeURI string }{
+		{"LoginFunction", "functions/login"},
+		{"RotateFunction", "functions/rotate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fn, err := p.tpl.GetServerlessFunctionWithName(tc.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := str(fn.Runtime); got != "provided.al2023" {
+				t.Errorf("Runtime = %s", got)
+			}
+			if !slices.Equal(fn.Architectures, []string{"arm64"}) {
+				t.Errorf("Architectures = %v", fn.Architectures)
+			}
+			if got := str(fn.Handler); got != "bootstrap" {
+				t.Errorf("Handler = %s", got)
+			}
+			if got := fn.AWSCloudFormationMetadata["BuildMethod"]; got != "go1.x" {
+				t.Errorf("Metadata.BuildMethod = %v", got)
+			}
+			if fn.CodeUri == nil || str(fn.CodeUri.String) != tc.codeURI {
+				t.Fatalf("CodeUri = %+v, want %s", fn.CodeUri, tc.codeURI)
+			}
+			// The go1.x builder runs `go build` in CodeUri: it must hold package main.
+			list := exec.Command("go", "list", "-f", "{{.Name}}", "./"+tc.codeURI)
+			list.Dir = repoRoot
+			if out, err := list.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "main" {
+				t.Errorf("%s is not a main package: %v %s", tc.codeURI, err, out)
+			}
+			lc, _ := p.props(t, tc.name)["LoggingConfig"].(map[string]any)
+			if lc["LogFormat"] != "JSON" {
+				t.Errorf("LoggingConfig = %v, want LogFormat JSON", lc)
+			}
+			lg, ok := lc["LogGroup"].(string)
+			if !ok || !strings.HasPrefix(lg, "{{Ref:") {
+				t.Fatalf("LoggingConfig.LogGroup = %v, want a log group of the template", lc["LogGroup"])
+			}
+			group, err := p.tpl.GetLogsLogGroupWithName(strings.TrimSuffix(strings.TrimPrefix(lg, "{{Ref:"), "}}"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if group.RetentionInDays == nil || *group.RetentionInDays <= 0 {
+				t.Error("log group without retention")
+			}
+		})
+	}
+	t.Run("environment", func(t *testing.T) {
+		env := func(p parsed) map[string]string {
+			fn, err := p.tpl.GetServerlessFunctionWithName("LoginFunction")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fn.Environment.Variables
+		}
+		e := env(p)
+		for _, k := range []string{"TABLE_NAME", "SIGNING_KEY_SECRET_ID", "COOKIE_TTL", "PLAYER_ORIGINS", "SESSION_TTL", "COOKIE_SAMESITE"} {
+			if _, ok := e[k]; !ok {
+				t.Errorf("login env lacks %s", k)
+			}
+		}
+		if e["DISTRIBUTION_DOMAIN_PARAMETER"] != "/${AWS::StackName}/distribution-domain" || e["DISTRIBUTION_DOMAIN"] != "" {
+			t.Errorf("without DomainName: DISTRIBUTION_DOMAIN_PARAMETER=%q DISTRIBUTION_DOMAIN=%q", e["DISTRIBUTION_DOMAIN_PARAMETER"], e["DISTRIBUTION_DOMAIN"])
+		}
+		e = env(load(t, map[string]string{"DomainName": "video.example.com", "CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc"}))
+		if e["DISTRIBUTION_DOMAIN"] != "video.example.com" || e["DISTRIBUTION_DOMAIN_PARAMETER"] != "" {
+			t.Errorf("with DomainName: DISTRIBUTION_DOMAIN=%q DISTRIBUTION_DOMAIN_PARAMETER=%q", e["DISTRIBUTION_DOMAIN"], e["DISTRIBUTION_DOMAIN_PARAMETER"])
+		}
+		rot, err := p.tpl.GetServerlessFunctionWithName("RotateFunction")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"KEY_GROUP_ID", "KEY_ALGORITHM", "GRACE_PERIOD"} {
+			if _, ok := rot.Environment.Variables[k]; !ok {
+				t.Errorf("rotate env lacks %s", k)
+			}
+		}
+	})
+	t.Run("rotation off by default", func(t *testing.T) {
+		p := load(t, nil)
+		for _, name := range []string{"RotateFunction", "RotateRole", "RotateLogGroup", "RotatePermission", "SigningKeyRotationSchedule"} {
+			r, ok := p.doc["Resources"].(map[string]any)[name].(map[string]any)
+			if !ok {
+				t.Errorf("no %s", name)
+				continue
+			}
+			if c := r["Condition"]; c != "ScheduledRotation" {
+				t.Errorf("%s condition = %q, want ScheduledRotation", name, c)
+			}
+		}
+		if def := p.doc["Parameters"].(map[string]any)["EnableScheduledRotation"].(map[string]any)["Default"]; def != "false" {
+			t.Errorf("EnableScheduledRotation default = %v", def)
+		}
+	})
+}
+
+func TestTable(t *testing.T) {
+	tb, err := load(t, nil).tpl.GetDynamoDBTableWithName("Table")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if str(tb.BillingMode) != "PAY_PER_REQUEST" {
+		t.Errorf("BillingMode = %s", str(tb.BillingMode))
+	}
+	if pitr := tb.PointInTimeRecoverySpecification; pitr == nil || pitr.PointInTimeRecoveryEnabled == nil || !*pitr.PointInTimeRecoveryEnabled {
+		t.Error("PITR off")
+	}
+	if ttl := tb.TimeToLiveSpecification; ttl == nil || !ttl.Enabled || str(ttl.AttributeName) != "ttl" {
+		t.Errorf("TTL %+v, want ttl enabled", ttl)
+	}
+	if sse := tb.SSESpecification; sse == nil || !sse.SSEEnabled {
+		t.Error("SSE not enabled")
+	}
+	var keys []string
+	for _, k := range tb.KeySchema {
+		keys = append(keys, k.AttributeName+":"+k.KeyType)
+	}
+	if !slices.Equal(keys, []string{"PK:HASH", "SK:RANGE"}) {
+		t.Errorf("KeySchema = %v", keys)
+	}
+}
+
+func TestAlarms(t *testing.T) {
+	p := load(t, nil)
+	want := map[string]string{"LoginErrorsAlarm": "AWS/Lambda Errors", "LoginThrottlesAlarm": "AWS/Lambda Throttles", "Distribution5xxAlarm": "AWS/CloudFront 5xxErrorRate"}
+	for name, metric := range want {
+		a, err := p.tpl.GetCloudWatchAlarmWithName(name)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if got := str(a.Namespace) + " " + str(a.MetricName); got != metric {
+			t.Errorf("%s watches %s, want %s", name, got, metric)
+		}
+		dims := map[string]string{}
+		for _, d := range a.Dimensions {
+			dims[d.Name] = d.Value
+		}
+		switch name {
+		case "Distribution5xxAlarm":
+			if dims["DistributionId"] != "{{Ref:Distribution}}" || dims["Region"] != "Global" {
+				t.Errorf("%s dimensions %v", name, dims)
+			}
+			if a.AWSCloudFormationCondition != "InUsEast1" {
+				t.Errorf("%s: CloudFront metrics exist only in us-east-1; condition = %q", name, a.AWSCloudFormationCondition)
+			}
+		default:
+			if dims["FunctionName"] != "{{Ref:LoginFunction}}" {
+				t.Errorf("%s dimensions %v", name, dims)
+			}
+		}
+	}
+}
+
+func TestParametersAndOutputs(t *testing.T) {
+	p := load(t, nil)
+	params := p.doc["Parameters"].(map[string]any)
+	for _, name := range []string{"KeyGroupId", "SigningKeySecretArn", "CookieTtl", "DomainName", "CertificateArn", "PlayerOrigins", "EnableScheduledRotation"} {
+		if _, ok := params[name]; !ok {
+			t.Errorf("parameter %s missing", name)
+		}
+	}
+	for _, name := range []string{"DomainName", "CertificateArn", "PlayerOrigins"} {
+		if d := params[name].(map[string]any)["Default"]; d != "" {
+			t.Errorf("parameter %s should be optional (Default \"\"), got %v", name, d)
+		}
+	}
+	outputs := p.doc["Outputs"].(map[string]any)
+	for _, name := range []string{"DistributionDomainName", "DistributionId", "MediaBucketName", "TableName", "ApiEndpoint"} {
+		if _, ok := outputs[name]; !ok {
+			t.Errorf("output %s missing", name)
+		}
+	}
+}
+
+func TestCfnLint(t *testing.T) {
+	if _, err := exec.LookPath("cfn-lint"); err != nil {
+		t.Fatalf("cfn-lint is required (pip install cfn-lint): %v", err)
+	}
+	t.Run("template.yaml", func(t *testing.T) {
+		t.Parallel()
+		cmd := exec.Command("cfn-lint", "template.yaml")
+		cmd.Dir = repoRoot
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("cfn-lint template.yaml: %v\n%s", err, out)
+		}
+	})
+	t.Run("a broken copy fails", func(t *testing.T) {
+		t.Parallel()
+		b, err := os.ReadFile(templatePath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		broken := strings.Replace(string(b), "HttpVersion: http2and3", "HttpVersion: http9", 1)
+		path := filepath.Join(t.TempDir(), "template.yaml")
+		if err := os.WriteFile(path, []byte(broken), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("cfn-lint", path).CombinedOutput(); err == nil {
+			t.Errorf("cfn-lint accepted HttpVersion http9:\n%s", out)
+		}
+	})
+}
+
+// statements returns a policy document's statements as generic maps.
+func statements(t *testing.T, doc any) []map[string]any {
+	t.Helper()
+	m, ok := doc.(map[string]any)
+	if !ok {
+		t.Fatalf("policy document %T", doc)
+	}
+	var out []map[string]any
+	switch s := m["Statement"].(type) {
+	case []any:
+		for _, x := range s {
+			out = append(out, x.(map[string]any))
+		}
+	case map[string]any:
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		t.Fatal("policy without statements")
+	}
+	return out
+}
+
+// list returns a string-or-list policy element as a list.
+func list(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		var out []string
+		for _, x := range v {
+			s, _ := x.(string)
+			out = append(out, s)
+		}
+		return out
+	}
+	return nil
+}
+
+func jsonEqual(a, b any) bool {
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(x) == string(y)
+}
