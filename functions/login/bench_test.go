@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Benchmarks of the deployable artifact, driven through this test's Runtime
+// API with moto_server on loopback. Run them with, for example:
+//
+//	go test -run '^$' -bench 'ColdStart|PeakRSS|BootstrapSize' -benchtime 20x ./functions/login
+
+func percentile(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(p*float64(len(sorted)-1) + 0.5)
+	return sorted[i]
+}
+
+func reportDist(b *testing.B, name string, samples []float64) {
+	sort.Float64s(samples)
+	b.ReportMetric(percentile(samples, 0.5), name+"-p50-ms")
+	b.ReportMetric(percentile(samples, 0.9), name+"-p90-ms")
+}
+
+// BenchmarkColdStart measures, per fresh process: "init" = process start to
+// its first poll of /next (config, AWS config, SSM when used, the Secrets
+// Manager fetch and parse of the key), and "first" = process start to the
+// first response posted back. Sub-benchmarks differ in the first request:
+// session-401 needs no AWS call; access does the session, user, course and
+// grant reads on DynamoDB (moto) and signs.
+func BenchmarkColdStart(b *testing.B) {
+	w := seed(b)
+	session := benchSession(b, w)
+	cases := []struct {
+		name    string
+		payload []byte
+		status  int
+		env     func(map[string]string)
+	}{
+		{"session-401", event(b, "session.json", ""), 401, nil},
+		{"access", event(b, "access.json", session), 200, nil},
+		{"access-domain-from-ssm", event(b, "access.json", session), 200, func(e map[string]string) {
+			delete(e, "DISTRIBUTION_DOMAIN")
+			e["DISTRIBUTION_DOMAIN_PARAMETER"] = w.parameter
+		}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			env := w.env()
+			env["LOG_LEVEL"] = "info"
+			if c.env != nil {
+				c.env(env)
+			}
+			var initMS, firstMS, localMS, cpuMS []float64
+			for i := 0; i < b.N; i++ {
+				f := startFunction(b, w, env)
+				out, err := f.Invoke(context.Background(), c.payload)
+				done := time.Now()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if resp := decode(b, out); resp.StatusCode != c.status {
+					b.Fatalf("status %d, want %d: %s", resp.StatusCode, c.status, resp.Body)
+				}
+				f.rt.mu.Lock()
+				init := float64(f.rt.firstNext.Sub(f.started).Microseconds()) / 1000
+				f.rt.mu.Unlock()
+				initMS = append(initMS, init)
+				firstMS = append(firstMS, float64(done.Sub(f.started).Microseconds())/1000)
+				aws, err := initAWSms(f.out.String())
+				if err != nil {
+					b.Fatal(err)
+				}
+				localMS = append(localMS, init-aws)
+				_ = f.cmd.Process.Kill()
+				<-f.exited
+				if ru, ok := f.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+					cpuMS = append(cpuMS, float64((time.Duration(ru.Utime.Nano())+time.Duration(ru.Stime.Nano())).Microseconds())/1000)
+				}
+			}
+			reportDist(b, "init", initMS)
+			reportDist(b, "init-excl-aws", localMS)
+			reportDist(b, "first", firstMS)
+			reportDist(b, "cpu", cpuMS)
+		})
+	}
+}
+
+// initAWSms reads, from the function's "login function ready" log line, the
+// time its init spent on AWS calls (SSM parameter, Secrets Manager fetch).
+func initAWSms(logs string) (float64, error) {
+	for _, line := range strings.Split(logs, "\n") {
+		if !strings.Contains(line, `"login function ready"`) {
+			continue
+		}
+		var rec struct{ DomainMs, KeyFetchMs float64 }
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			return 0, err
+		}
+		return rec.DomainMs + rec.KeyFetchMs, nil
+	}
+	return 0, fmt.Errorf("no ready line in %s", logs)
+}
+
+// BenchmarkProcessFloor measures process start to exit of the artifact when
+// its configuration is rejected: exec, Go runtime and package init, one log
+// line. The floor under every cold start.
+func BenchmarkProcessFloor(b *testing.B) {
+	w := seed(b)
+	var ms []float64
+	for i := 0; i < b.N; i++ {
+		f := startFunction(b, w, map[string]string{})
+		<-f.exited
+		ms = append(ms, float64(time.Since(f.started).Microseconds())/1000)
+	}
+	reportDist(b, "start-to-exit", ms)
+}
+
+// benchSession logs in once (in process) and returns a session cookie value.
+func benchSession(b *testing.B, w *world) string {
+	b.Helper()
+	f := startFunction(b, w, w.env())
+	out, err := f.Invoke(context.Background(), event(b, "login.json", ""))
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp := decode(b, out)
+	for _, c := range resp.Cookies {
+		if v, ok := strings.CutPrefix(c, "cfgate_session="); ok {
+			return strings.SplitN(v, ";", 2)[0]
+		}
+	}
+	b.Fatalf("login: %d %s", resp.StatusCode, resp.Body)
+	return ""
+}
+
+// BenchmarkPeakRSS runs one process through a login (argon2id, m=19 MiB)
+// and 1,000 /access calls, then reads its peak resident set (VmHWM). GOGC
+// and GOMEMLIMIT, when set for the benchmark, are passed to the function.
+func BenchmarkPeakRSS(b *testing.B) {
+	w := seed(b)
+	env := w.env()
+	for _, k := range []string{"GOGC", "GOMEMLIMIT"} { // to compare runtime settings for the template
+		if v := os.Getenv(k); v != "" {
+			env[k] = v
+		}
+	}
+	for i := 0; i < b.N; i++ {
+		f := startFunction(b, w, env)
+		ctx := context.Background()
+		out, err := f.Invoke(ctx, event(b, "login.json", ""))
+		if err != nil {
+			b.Fatal(err)
+		}
+		session := checkLogin(b, decode(b, out))
+		loginHWM, _, err := procMemory(f.cmd.Process.Pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(loginHWM)/1024, "peak-after-login-MiB")
+		access := event(b, "access.json", session)
+		var lat []float64
+		for range 1000 {
+			start := time.Now()
+			out, err := f.Invoke(ctx, access)
+			lat = append(lat, float64(time.Since(start).Microseconds())/1000)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if resp := decode(b, out); resp.StatusCode != 200 {
+				b.Fatalf("access: %d %s", resp.StatusCode, resp.Body)
+			}
+		}
+		hwm, rss, err := procMemory(f.cmd.Process.Pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(hwm)/1024, "peak-RSS-MiB")
+		b.ReportMetric(float64(rss)/1024, "RSS-after-MiB")
+		reportDist(b, "access-via-runtime-api", lat)
+		_ = f.cmd.Process.Kill()
+		<-f.exited
+	}
+}
+
+// procMemory reads VmHWM and VmRSS (kB) of a live process from /proc.
+func procMemory(pid int) (hwm, rss int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 2 {
+			continue
+		}
+		n, _ := strconv.ParseInt(fields[1], 10, 64)
+		switch fields[0] {
+		case "VmHWM:":
+			hwm = n
+		case "VmRSS:":
+			rss = n
+		}
+	}
+	if hwm == 0 {
+		return 0, 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+	}
+	return hwm, rss, nil
+}
+
+// BenchmarkBootstrapSizeArm64 builds the artifact exactly as deployed
+// (GOARCH=arm64) and reports its size.
+func BenchmarkBootstrapSizeArm64(b *testing.B) {
+	dir := b.TempDir()
+	for i := 0; i < b.N; i++ {
+		bin, err := buildBootstrap(dir, "arm64")
+		if err != nil {
+			b.Fatal(err)
+		}
+		st, err := os.Stat(bin)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(st.Size()), "bytes")
+		b.ReportMetric(float64(st.Size())/(1<<20), "MiB")
+	}
+}

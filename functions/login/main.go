@@ -1,0 +1,128 @@
+// Command login is the login Lambda of cfgate: the HTTP API of DESIGN.md
+// behind an API Gateway HTTP API (payload format 2.0). It only wires: the
+// configuration (internal/loginconfig), the AWS clients (the SDK's standard
+// configuration chain, so AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>
+// apply), the DynamoDB store, the signing key from Secrets Manager, the
+// cookie issuer and the handler (internal/api), adapted by internal/lambdahttp.
+//
+// Build for Lambda (provided.al2023, arm64):
+//
+//	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags='-s -w' -o bootstrap ./functions/login
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/cfgate/cfgate/internal/api"
+	"github.com/cfgate/cfgate/internal/cfsign"
+	"github.com/cfgate/cfgate/internal/keysource"
+	"github.com/cfgate/cfgate/internal/lambdahttp"
+	"github.com/cfgate/cfgate/internal/loginconfig"
+	"github.com/cfgate/cfgate/internal/store/dynamo"
+)
+
+// initTimeout bounds the cold-start calls (SSM parameter, first key fetch),
+// well inside Lambda's 10 s init phase.
+const initTimeout = 4 * time.Second
+
+func main() {
+	cfg, err := loginconfig.FromEnv(os.Getenv)
+	if err != nil {
+		logger := newLogger(os.Stdout, slog.LevelInfo)
+		var cerr *loginconfig.Error
+		if errors.As(err, &cerr) {
+			for _, p := range cerr.Problems {
+				logger.Error("configuration problem", "problem", p)
+			}
+		}
+		logger.Error("login: cannot start", "err", err.Error())
+		os.Exit(2)
+	}
+	logger := newLogger(os.Stdout, cfg.LogLevel)
+
+	ctx, cancel := context.WithTimeout(context.Background(), initTimeout)
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		logger.Error("login: load AWS configuration", "err", err.Error())
+		os.Exit(1)
+	}
+	h, err := newHandler(ctx, cfg, awsCfg, logger)
+	cancel()
+	if err != nil {
+		logger.Error("login: cannot start", "err", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(lambdahttp.Handler(h))
+}
+
+// newLogger returns slog JSON on w in Lambda's field names (timestamp,
+// message), with the invocation's requestId on every record logged with its
+// context.
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(lambdahttp.LogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{
+		Level:       level,
+		ReplaceAttr: lambdacontext.ReplaceAttr,
+	})))
+}
+
+// newHandler builds the handler from the configuration and AWS clients. The
+// signing key is fetched once here, during init (which Lambda runs with a
+// full CPU), so the first request does not wait for it; if that fails the
+// function still starts and answers 503 on /access until a fetch succeeds.
+func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, logger *slog.Logger) (http.Handler, error) {
+	var ssmClient loginconfig.GetParameterAPI
+	if cfg.DistributionDomainParameter != "" {
+		ssmClient = ssm.NewFromConfig(awsCfg)
+	}
+	t0 := time.Now()
+	domain, err := cfg.ResolveDomain(ctx, ssmClient)
+	if err != nil {
+		return nil, err
+	}
+	domainTime := time.Since(t0)
+
+	st := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.TableName)
+	keys := keysource.NewSecretsManager(secretsmanager.NewFromConfig(awsCfg), cfg.SigningKeySecretID, cfg.KeyCacheTTL, logger, nil)
+	t1 := time.Now()
+	_, _ = keys.Key(ctx) // warm-up; a failure is logged by keysource and retried per request
+	keyTime := time.Since(t1)
+
+	issuer, err := cfsign.NewIssuer(cfsign.IssuerConfig{
+		Domain:   domain,
+		Lifetime: cfg.CookieTTL,
+		Bucket:   cfg.CookieBucket,
+		Cookie:   cfsign.CookieOptions{SameSite: cfg.CookieSameSite, Domain: cfg.CookieDomain},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cookie issuer: %w", err)
+	}
+	h, err := api.New(api.Config{
+		AllowedOrigins:   cfg.AllowedOrigins(domain),
+		SessionTTL:       cfg.SessionTTL,
+		LockoutThreshold: cfg.LockoutThreshold,
+		LockoutWindow:    cfg.LockoutWindow,
+	}, st, keys, issuer, logger)
+	if err != nil {
+		return nil, fmt.Errorf("handler: %w", err)
+	}
+	logger.Info("login function ready", "domain", domain, "table", cfg.TableName, "secret", cfg.SigningKeySecretID,
+		"domainMs", ms(domainTime), "keyFetchMs", ms(keyTime))
+	return h, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

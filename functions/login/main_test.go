@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/cfgate/cfgate/internal/lambdahttp"
+	"github.com/cfgate/cfgate/internal/loginconfig"
+	"github.com/cfgate/cfgate/internal/testutil/motoserver"
+)
+
+func mapEnv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// newTestInvoke wires the handler as main does, against moto, and returns
+// the Lambda JSON entry point.
+func newTestInvoke(t *testing.T, w *world, env map[string]string, logs *syncBuffer) func(context.Context, []byte) ([]byte, error) {
+	t.Helper()
+	cfg, err := loginconfig.FromEnv(mapEnv(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := newHandler(context.Background(), cfg, w.awsCfg, newLogger(logs, slog.LevelDebug))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lambda.NewHandler(lambdahttp.Handler(h)).Invoke
+}
+
+func invokeJSON(t *testing.T, invoke func(context.Context, []byte) ([]byte, error), payload []byte) []byte {
+	t.Helper()
+	out, err := invoke(context.Background(), payload)
+	if err != nil {
+		t.Fatalf("invoke: %v", err)
+	}
+	return out
+}
+
+// noSecrets checks that nothing secret reached the logs.
+func noSecrets(t *testing.T, logs string, session string) {
+	t.Helper()
+	for _, s := range []string{testPassword, "PRIVATE KEY", "CloudFront-Signature=", "CloudFront-Policy="} {
+		if strings.Contains(logs, s) {
+			t.Errorf("logs contain %q", s)
+		}
+	}
+	if session != "" && strings.Contains(logs, session) {
+		t.Error("logs contain the session id")
+	}
+}
+
+func TestHandlerLoginAndAccess(t *testing.T) {
+	w := seed(t)
+	var logs syncBuffer
+	invoke := newTestInvoke(t, w, w.env(), &logs)
+
+	session := checkLogin(t, decode(t, invokeJSON(t, invoke, event(t, "login.json", ""))))
+	checkAccess(t, decode(t, invokeJSON(t, invoke, event(t, "access.json", session))), w.pub)
+
+	tests := []struct {
+		name    string
+		payload []byte
+		want    int
+	}{
+		{"course not granted", bytes.Replace(event(t, "access.json", session), []byte("intro-to-hls"), []byte("advanced-streaming"), 2), 403},
+		{"forged session", event(t, "access.json", "Zm9yZ2VkLXNlc3Npb24taWQtdGhhdC1pcy1ub3QtcmVhbA"), 401},
+		{"no session", event(t, "session.json", ""), 401},
+		{"course id with star", bytes.Replace(event(t, "access.json", session), []byte("/api/courses/intro-to-hls/"), []byte("/api/courses/%2A/"), 1), 404},
+		{"foreign origin", bytes.Replace(event(t, "login.json", ""), []byte(`"origin": "https://`+testDomain), []byte(`"origin": "https://evil.example`), 1), 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := decode(t, invokeJSON(t, invoke, tt.payload))
+			if resp.StatusCode != tt.want {
+				t.Errorf("status %d, want %d (body %s)", resp.StatusCode, tt.want, resp.Body)
+			}
+			for _, c := range resp.Cookies {
+				if strings.HasPrefix(c, "CloudFront-") && !strings.Contains(c, "Max-Age=0") {
+					t.Errorf("CloudFront cookie set on a failure: %s", c)
+				}
+			}
+		})
+	}
+	noSecrets(t, logs.String(), session)
+}
+
+func TestHandlerMissingSecretAnswers503(t *testing.T) {
+	w := seed(t)
+	env := w.env()
+	env["SIGNING_KEY_SECRET_ID"] = motoserver.Unique(t, "no-such-secret")
+	var logs syncBuffer
+	invoke := newTestInvoke(t, w, env, &logs) // starts: the key is fetched per request
+
+	session := checkLogin(t, decode(t, invokeJSON(t, invoke, event(t, "login.json", ""))))
+	resp := decode(t, invokeJSON(t, invoke, event(t, "access.json", session)))
+	if resp.StatusCode != 503 || len(resp.Cookies) != 0 || !strings.Contains(resp.Body, `"error"`) {
+		t.Errorf("access without a key: %d %q %s", resp.StatusCode, resp.Cookies, resp.Body)
+	}
+	if strings.Contains(resp.Body, "ResourceNotFound") || strings.Contains(resp.Body, env["SIGNING_KEY_SECRET_ID"]) {
+		t.Errorf("internal detail in the response: %s", resp.Body)
+	}
+	if !strings.Contains(logs.String(), "ResourceNotFound") {
+		t.Errorf("the cause is not logged: %s", logs.String())
+	}
+}
+
+// TestBootstrap drives the deployable artifact itself, built as for Lambda,
+// through the Runtime API; the domain comes from the SSM parameter and every
+// AWS call goes to moto through AWS_ENDPOINT_URL alone.
+func TestBootstrap(t *testing.T) {
+	w := seed(t)
+	env := w.env()
+	delete(env, "DISTRIBUTION_DOMAIN")
+	env["DISTRIBUTION_DOMAIN_PARAMETER"] = w.parameter
+	f := startFunction(t, w, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	out, err := f.Invoke(ctx, event(t, "login.json", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	session := checkLogin(t, decode(t, out))
+	for range 2 {
+		out, err = f.Invoke(ctx, event(t, "access.json", session))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkAccess(t, decode(t, out), w.pub)
+	}
+
+	logs := f.out.String()
+	for _, want := range []string{`"requestId":"req-1"`, `"requestId":"req-3"`, `"message":"login function ready"`, `"domain":"` + testDomain + `"`, `"message":"signing key loaded"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %s:\n%s", want, logs)
+		}
+	}
+	noSecrets(t, logs, session)
+}
+
+func TestBootstrapMissingSecretAnswers503(t *testing.T) {
+	w := seed(t)
+	env := w.env()
+	env["SIGNING_KEY_SECRET_ID"] = motoserver.Unique(t, "no-such-secret")
+	f := startFunction(t, w, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	out, err := f.Invoke(ctx, event(t, "login.json", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	session := checkLogin(t, decode(t, out))
+	for range 2 { // fails closed, and keeps answering
+		out, err = f.Invoke(ctx, event(t, "access.json", session))
+		if err != nil {
+			t.Fatalf("the function did not answer: %v", err)
+		}
+		if resp := decode(t, out); resp.StatusCode != 503 || len(resp.Cookies) != 0 {
+			t.Errorf("access without a key: %d %q %s", resp.StatusCode, resp.Cookies, resp.Body)
+		}
+	}
+	select {
+	case <-f.exited:
+		t.Fatalf("function exited: %v", f.waitErr)
+	default:
+	}
+}
+
+func TestBootstrapBadConfigExits(t *testing.T) {
+	w := seed(t)
+	f := startFunction(t, w, map[string]string{"COOKIE_TTL": "ten minutes", "PLAYER_ORIGINS": "https://a.example/app"})
+	select {
+	case <-f.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("function with a broken configuration did not exit")
+	}
+	var exitErr *exec.ExitError
+	if !errors.As(f.waitErr, &exitErr) || exitErr.ExitCode() == 0 {
+		t.Errorf("exit: %v, want a non-zero status", f.waitErr)
+	}
+	logs := f.out.String()
+	for _, want := range []string{"TABLE_NAME is required", "SIGNING_KEY_SECRET_ID is required", "DISTRIBUTION_DOMAIN", "COOKIE_TTL", "PLAYER_ORIGINS"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("output lacks %q:\n%s", want, logs)
+		}
+	}
+	if n := f.rt.nexts.Load(); n != 0 {
+		t.Errorf("the function polled for invocations %d times", n)
+	}
+}

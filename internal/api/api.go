@@ -1,0 +1,383 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cfgate/cfgate/internal/cfsign"
+	"github.com/cfgate/cfgate/internal/password"
+	"github.com/cfgate/cfgate/internal/store"
+)
+
+// Defaults of the optional Config fields.
+const (
+	DefaultSessionTTL       = 12 * time.Hour
+	DefaultLockoutThreshold = 10
+	DefaultLockoutWindow    = 15 * time.Minute
+	DefaultMaxBodyBytes     = 16 << 10
+)
+
+// SessionCookie is the name of the login session cookie.
+const SessionCookie = "cfgate_session"
+
+// KeyProvider gives the current signing key. keysource.Static and
+// keysource.SecretsManager implement it. An error means no usable key: the
+// handler answers 503 and sets no cookie.
+type KeyProvider interface {
+	Key(ctx context.Context) (*cfsign.Key, error)
+}
+
+// PasswordVerifier checks passwords. The default is internal/password;
+// tests inject one that counts calls.
+type PasswordVerifier interface {
+	// Verify reports whether pw matches the stored hash.
+	Verify(hash, pw string) (bool, error)
+	// DummyVerify does the work of Verify for an unknown user and fails.
+	DummyVerify(pw string) bool
+}
+
+type argon2Verifier struct{}
+
+func (argon2Verifier) Verify(hash, pw string) (bool, error) { return password.Verify(hash, pw) }
+func (argon2Verifier) DummyVerify(pw string) bool           { return password.DummyVerify(pw) }
+
+// Config configures a Handler. The distribution domain and the CloudFront
+// cookie attributes belong to the cfsign.Issuer given to New.
+type Config struct {
+	// AllowedOrigins is the complete list of origins (scheme://host[:port])
+	// allowed to call the API: the distribution's own origin plus the player
+	// origins. A request whose Origin header is not in it gets 403; an
+	// allowed origin gets CORS headers (with credentials) and preflights.
+	AllowedOrigins []string
+	// InsecureCookies omits Secure on the session cookie (local plain-http
+	// distribution only).
+	InsecureCookies bool
+	// SessionTTL is the lifetime of a login session (default 12h).
+	SessionTTL time.Duration
+	// LockoutThreshold is the number of failed logins of an account within
+	// LockoutWindow from which every login of it answers 429 (default 10).
+	LockoutThreshold int
+	// LockoutWindow is the failure counting window (default 15m).
+	LockoutWindow time.Duration
+	// MaxBodyBytes bounds request bodies (default 16 KiB; larger is 413).
+	MaxBodyBytes int64
+	// Metrics receives one Embedded Metric Format line per access decision
+	// and login outcome (default os.Stdout, which Lambda ships to CloudWatch).
+	Metrics io.Writer
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Passwords verifies passwords (default internal/password, argon2id).
+	Passwords PasswordVerifier
+}
+
+// Handler serves the API. It is safe for concurrent use.
+type Handler struct {
+	cfg     Config
+	origins map[string]bool
+	store   store.Store
+	keys    KeyProvider
+	issuer  *cfsign.Issuer
+	log     *slog.Logger
+	now     func() time.Time
+	pw      PasswordVerifier
+
+	metricsMu sync.Mutex
+	metrics   io.Writer
+}
+
+// New returns a Handler. st, keys and issuer are required; logger may be nil
+// (no logs).
+func New(cfg Config, st store.Store, keys KeyProvider, issuer *cfsign.Issuer, logger *slog.Logger) (*Handler, error) {
+	if st == nil || keys == nil || issuer == nil {
+		return nil, errors.New("api: store, key provider and issuer are required")
+	}
+	if cfg.SessionTTL == 0 {
+		cfg.SessionTTL = DefaultSessionTTL
+	}
+	if cfg.LockoutThreshold == 0 {
+		cfg.LockoutThreshold = DefaultLockoutThreshold
+	}
+	if cfg.LockoutWindow == 0 {
+		cfg.LockoutWindow = DefaultLockoutWindow
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.SessionTTL < time.Second || cfg.LockoutThreshold < 1 || cfg.LockoutWindow <= 0 || cfg.MaxBodyBytes < 1 {
+		return nil, fmt.Errorf("api: SessionTTL (%v), LockoutThreshold (%d), LockoutWindow (%v) and MaxBodyBytes (%d) must be positive",
+			cfg.SessionTTL, cfg.LockoutThreshold, cfg.LockoutWindow, cfg.MaxBodyBytes)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = os.Stdout
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Passwords == nil {
+		cfg.Passwords = argon2Verifier{}
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	origins := make(map[string]bool, len(cfg.AllowedOrigins))
+	for _, o := range cfg.AllowedOrigins {
+		n, err := normalizeOrigin(o)
+		if err != nil {
+			return nil, fmt.Errorf("api: allowed origin %q: %w", o, err)
+		}
+		origins[n] = true
+	}
+	return &Handler{
+		cfg:     cfg,
+		origins: origins,
+		store:   st,
+		keys:    keys,
+		issuer:  issuer,
+		log:     logger,
+		now:     cfg.Now,
+		pw:      cfg.Passwords,
+		metrics: cfg.Metrics,
+	}, nil
+}
+
+// normalizeOrigin checks that o is scheme://host[:port] (http or https, no
+// path, query, fragment or user info) and returns it in lower case, which is
+// how browsers serialise the Origin header.
+func normalizeOrigin(o string) (string, error) {
+	u, err := url.Parse(o)
+	if err != nil {
+		return "", err
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return "", errors.New("want scheme://host[:port] with scheme http or https")
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host), nil
+}
+
+// route is one API endpoint.
+type route struct {
+	method string
+	// metric is the EMF metric written for every request that reaches the
+	// route with the right method ("" = none).
+	metric string
+	// body: the route reads a JSON body (a body is required).
+	body   bool
+	handle func(h *Handler, w http.ResponseWriter, r *http.Request, req *request) error
+}
+
+var (
+	routeLogin   = &route{method: http.MethodPost, metric: metricLogin, body: true, handle: (*Handler).login}
+	routeSession = &route{method: http.MethodGet, handle: (*Handler).session}
+	routeLogout  = &route{method: http.MethodPost, handle: (*Handler).logout}
+	routeAccess  = &route{method: http.MethodPost, metric: metricAccess, handle: (*Handler).access}
+)
+
+// request carries what the router extracted and what handlers report back
+// for logs and metrics.
+type request struct {
+	body     []byte
+	courseID string // raw (still-escaped) path segment of /access
+	user     string // short hash of the email, for logs and metrics
+}
+
+// match finds the route of an escaped path. It works on the escaped path so
+// that %2F or %2A in a course id stay visible (and rejected) and nothing is
+// cleaned or redirected.
+func match(escapedPath string) (*route, string) {
+	switch escapedPath {
+	case "/api/login":
+		return routeLogin, ""
+	case "/api/session":
+		return routeSession, ""
+	case "/api/logout":
+		return routeLogout, ""
+	}
+	if rest, ok := strings.CutPrefix(escapedPath, "/api/courses/"); ok {
+		if id, ok := strings.CutSuffix(rest, "/access"); ok && !strings.Contains(id, "/") {
+			return routeAccess, id
+		}
+	}
+	return nil, ""
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Add("Vary", "Origin")
+
+	rt, courseID := match(r.URL.EscapedPath())
+	if rt == nil {
+		h.writeError(w, r, nil, fail(kindNotFound, "no_route", ""))
+		return
+	}
+	origin := r.Header.Get("Origin")
+	originOK := origin == "" || h.origins[origin]
+	if originOK && origin != "" {
+		hdr.Set("Access-Control-Allow-Origin", origin)
+		hdr.Set("Access-Control-Allow-Credentials", "true")
+	}
+	allow := rt.method + ", OPTIONS"
+	if r.Method == http.MethodOptions {
+		h.options(w, r, rt, origin, originOK, allow)
+		return
+	}
+	if r.Method != rt.method {
+		hdr.Set("Allow", allow)
+		h.writeError(w, r, nil, fail(kindMethod, "method_not_allowed", ""))
+		return
+	}
+
+	req := &request{courseID: courseID}
+	err := h.check(w, r, rt, req, originOK)
+	if err == nil {
+		err = rt.handle(h, w, r, req)
+	}
+	if rt.metric != "" {
+		h.emit(rt.metric, req, err)
+	}
+	if err != nil {
+		h.writeError(w, r, req, err)
+	}
+}
+
+// options answers a CORS preflight (or a plain OPTIONS).
+func (h *Handler) options(w http.ResponseWriter, r *http.Request, rt *route, origin string, originOK bool, allow string) {
+	if !originOK {
+		h.writeError(w, r, nil, fail(kindForbidden, "origin_not_allowed", "origin not allowed"))
+		return
+	}
+	hdr := w.Header()
+	hdr.Set("Allow", allow)
+	if origin != "" && r.Header.Get("Access-Control-Request-Method") != "" {
+		hdr.Set("Access-Control-Allow-Methods", rt.method)
+		hdr.Set("Access-Control-Allow-Headers", "Content-Type")
+		hdr.Set("Access-Control-Max-Age", "600")
+		hdr.Add("Vary", "Access-Control-Request-Method")
+		hdr.Add("Vary", "Access-Control-Request-Headers")
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// check applies the rules common to every route: origin, content type, body
+// size and shape. The body is read into req.body.
+func (h *Handler) check(w http.ResponseWriter, r *http.Request, rt *route, req *request, originOK bool) error {
+	if !originOK {
+		return fail(kindForbidden, "origin_not_allowed", "origin not allowed")
+	}
+	max := h.cfg.MaxBodyBytes
+	if r.ContentLength > max {
+		return fail(kindTooLarge, "body_too_large", "")
+	}
+	if (rt.body || r.ContentLength != 0) && !isJSON(r.Header.Get("Content-Type")) {
+		return fail(kindMediaType, "content_type", "")
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
+			return fail(kindTooLarge, "body_too_large", "")
+		case err != nil:
+			return fail(kindInvalid, "body_unreadable", "")
+		}
+		req.body = b
+	}
+	if len(req.body) > 0 && !isJSON(r.Header.Get("Content-Type")) {
+		return fail(kindMediaType, "content_type", "")
+	}
+	if !rt.body && len(req.body) > 0 {
+		// Routes without parameters accept an empty JSON object at most.
+		if err := decodeStrict(req.body, &struct{}{}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == "application/json"
+}
+
+// decodeStrict decodes exactly one JSON value into v: unknown fields,
+// trailing data and type mismatches are 400.
+func decodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fail(kindInvalid, "malformed_json", "malformed JSON body")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fail(kindInvalid, "malformed_json", "malformed JSON body")
+	}
+	return nil
+}
+
+// writeError logs err (with its internal cause) and writes the JSON error.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, req *request, err error) {
+	status, msg, reason := classify(err)
+	attrs := []slog.Attr{
+		slog.String("method", r.Method),
+		slog.String("path", logPath(r)),
+		slog.Int("status", status),
+		slog.String("reason", reason),
+	}
+	if req != nil && req.user != "" {
+		attrs = append(attrs, slog.String("user", req.user))
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	h.log.LogAttrs(r.Context(), level, "request failed", attrs...)
+	writeJSON(w, status, errorBody{Error: msg})
+}
+
+// logPath is the request path bounded in length (it is attacker-chosen).
+func logPath(r *http.Request) string {
+	p := r.URL.EscapedPath()
+	if len(p) > 128 {
+		p = p[:128] + "…"
+	}
+	return p
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only our own response types are marshalled; they cannot fail.
+		status, b = http.StatusInternalServerError, []byte(`{"error":"internal error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// userHash is the pseudonym of an email in logs and metrics: the first 16
+// hex digits of its SHA-256.
+func userHash(email string) string {
+	sum := sha256.Sum256([]byte(email))
+	return hex.EncodeToString(sum[:8])
+}

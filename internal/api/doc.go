@@ -1,0 +1,43 @@
+// Package api is the HTTP API of the login Lambda as a plain http.Handler:
+// login, session, logout, and access to a course, which sets the CloudFront
+// signed cookies of that course after checking the session and the grant.
+//
+// The contract (routes, statuses, bodies) is the section "HTTP API of the
+// login Lambda" of DESIGN.md; the Lambda adapter (internal/lambdahttp) and
+// the local distribution serve this same handler.
+//
+// Security decisions, in one place:
+//
+//   - Signing a cookie is granting access: /access validates the course id
+//     on the still-escaped path segment (cfsign.ValidateCourseID), requires a
+//     live session of an enabled user, a course in the catalogue and an
+//     active grant, and only then asks the key provider and signs. Any
+//     failure answers without a CloudFront cookie; a failing key provider
+//     answers 503 (fail closed).
+//   - CSRF: an Origin header, when present, must be one of
+//     Config.AllowedOrigins (403 otherwise); a request with a body must be
+//     Content-Type application/json (415), at most Config.MaxBodyBytes (413),
+//     and strictly decoded (unknown fields and trailing data are 400).
+//   - Sessions: a random 256-bit id in the cookie cfgate_session
+//     (HttpOnly, Secure, SameSite=Strict, Path=/api/); the store keeps only
+//     the SHA-256 hex of the cookie value.
+//   - Login answers 401 with one body for an unknown user, a disabled user
+//     and a wrong password, and does the argon2id work in each case
+//     (password.DummyVerify for unknown users). Attempts are counted per
+//     account, known or not (so 429 does not reveal which accounts exist),
+//     atomically and before any password work; a success resets the count.
+//     Once LockoutThreshold attempts have failed in the window, every login
+//     of that account answers 429, the right password included, until the
+//     window passes.
+//   - Errors are {"error":"<short text>"}; the status is decided in one
+//     place (errors.go) and internal detail goes to the log only.
+//   - Logs never carry passwords, cookie values, session ids or signatures.
+//     Emails are logged as "user", the first 16 hex digits of their SHA-256:
+//     pseudonymous (it lets an operator correlate the lines of one account
+//     and check a known address), not anonymous (a guessed address can be
+//     confirmed by hashing it).
+//   - Every access decision and every login outcome writes one CloudWatch
+//     Embedded Metric Format line (namespace cfgate, metrics AccessDecision
+//     and LoginDecision, dimension Decision, property Reason) to
+//     Config.Metrics.
+package api

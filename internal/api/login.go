@@ -1,0 +1,114 @@
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cfgate/cfgate/internal/password"
+	"github.com/cfgate/cfgate/internal/store"
+)
+
+type loginBody struct {
+	Email    *string `json:"email"`
+	Password *string `json:"password"`
+}
+
+// maxEmailLen is the longest address accepted (RFC 5321 path limit).
+const maxEmailLen = 254
+
+// badCredentials is the one answer for unknown user, disabled user and
+// wrong password.
+func badCredentials(reason string) error {
+	return fail(kindUnauthorized, reason, "invalid email or password")
+}
+
+// login answers POST /api/login.
+func (h *Handler) login(w http.ResponseWriter, r *http.Request, req *request) error {
+	var body loginBody
+	if err := decodeStrict(req.body, &body); err != nil {
+		return err
+	}
+	if body.Email == nil || body.Password == nil {
+		return fail(kindInvalid, "missing_field", "email and password are required")
+	}
+	email := strings.ToLower(strings.TrimSpace(*body.Email))
+	pw := *body.Password
+	if email == "" || len(email) > maxEmailLen || !strings.Contains(email, "@") {
+		return fail(kindInvalid, "bad_email", "invalid email")
+	}
+	if pw == "" || len(pw) > password.MaxPasswordLen {
+		return fail(kindInvalid, "bad_password", "invalid password")
+	}
+	req.user = userHash(email)
+	ctx, now := r.Context(), h.now()
+
+	// Lockout, before any password work. Every attempt is counted first,
+	// atomically, as if it failed (a success resets the counter below): the
+	// attempt that finds the count over the threshold is refused, even with
+	// the right password, until the window passes. Counting first closes
+	// the race in which N parallel attempts all read a count under the
+	// threshold and all get a password verification.
+	n, err := h.store.RecordFailure(ctx, email, now, h.cfg.LockoutWindow)
+	if err != nil {
+		return internal("store_error", err, "record attempt")
+	}
+	if n > h.cfg.LockoutThreshold {
+		return fail(kindLocked, "locked_out", "")
+	}
+
+	u, err := h.store.GetUser(ctx, email)
+	var reason string
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		h.pw.DummyVerify(pw) // same argon2id work as a known user
+		reason = "unknown_user"
+	case err != nil:
+		return internal("store_error", err, "get user")
+	default:
+		ok, verr := h.pw.Verify(u.PasswordHash, pw)
+		switch {
+		case verr != nil:
+			// A corrupt stored hash: the client sees a failed login; the
+			// operator sees why.
+			h.log.LogAttrs(ctx, slog.LevelError, "stored password hash unusable",
+				slog.String("user", req.user), slog.String("error", verr.Error()))
+			reason = "bad_hash"
+		case !ok:
+			reason = "wrong_password"
+		case u.Disabled:
+			reason = "user_disabled"
+		}
+	}
+	if reason != "" {
+		// The attempt stays counted. Unknown accounts are counted too, so
+		// that 429 does not tell which accounts exist.
+		return badCredentials(reason)
+	}
+
+	if err := h.store.ResetFailures(ctx, email); err != nil {
+		return internal("store_error", err, "reset failures")
+	}
+	courses, err := h.courses(ctx, email, now)
+	if err != nil {
+		return err
+	}
+	token, idHash := newSessionToken()
+	if err := h.store.CreateSession(ctx, store.Session{
+		IDHash: idHash, Email: email, CreatedAt: now, Expires: now.Add(h.cfg.SessionTTL),
+	}); err != nil {
+		return internal("store_error", err, "create session")
+	}
+	// A session presented with the login is replaced, not kept alive.
+	if old := sessionToken(r); validToken(old) {
+		if err := h.store.DeleteSession(ctx, hashToken(old)); err != nil {
+			h.log.LogAttrs(ctx, slog.LevelWarn, "delete previous session", slog.String("error", err.Error()))
+		}
+	}
+	http.SetCookie(w, h.sessionCookie(token, int(h.cfg.SessionTTL/time.Second)))
+	h.log.LogAttrs(ctx, slog.LevelInfo, "login", slog.String("user", req.user), slog.Int("courses", len(courses)))
+	writeJSON(w, http.StatusOK, sessionBody{Email: email, Courses: courses})
+	return nil
+}

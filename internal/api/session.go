@@ -1,0 +1,204 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/cfgate/cfgate/internal/store"
+)
+
+// sessionTokenLen is the length of a session cookie value: 32 random bytes
+// (256 bits) in unpadded base64url.
+const sessionTokenLen = 43
+
+// newSessionToken returns a fresh session cookie value and the hash that the
+// store keeps.
+func newSessionToken() (token, idHash string) {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	token = base64.RawURLEncoding.EncodeToString(b[:])
+	return token, hashToken(token)
+}
+
+// hashToken is the stored form of a session cookie value: the lower-case hex
+// SHA-256 of the value as sent.
+func hashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// validToken reports whether v has the shape of a session token, so forged
+// values are refused without a store lookup.
+func validToken(v string) bool {
+	if len(v) != sessionTokenLen {
+		return false
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(v)
+	return err == nil && len(b) == 32
+}
+
+func (h *Handler) sessionCookie(token string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name:     SessionCookie,
+		Value:    token,
+		Path:     "/api/",
+		MaxAge:   maxAge,
+		HttpOnly: true,
+		Secure:   !h.cfg.InsecureCookies,
+		SameSite: http.SameSiteStrictMode,
+	}
+}
+
+// sessionToken returns the request's session cookie value ("" if absent).
+func sessionToken(r *http.Request) string {
+	c, err := r.Cookie(SessionCookie)
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+// currentSession returns the live session of the request, or a 401 failure
+// (no, malformed, unknown or expired session).
+func (h *Handler) currentSession(ctx context.Context, r *http.Request, now time.Time) (store.Session, error) {
+	token := sessionToken(r)
+	if token == "" {
+		return store.Session{}, fail(kindUnauthorized, "no_session", "")
+	}
+	if !validToken(token) {
+		return store.Session{}, fail(kindUnauthorized, "malformed_session", "")
+	}
+	s, err := h.store.GetSession(ctx, hashToken(token))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Session{}, fail(kindUnauthorized, "unknown_session", "")
+	case err != nil:
+		return store.Session{}, internal("store_error", err, "get session")
+	case !now.Before(s.Expires):
+		return store.Session{}, fail(kindUnauthorized, "session_expired", "")
+	}
+	return s, nil
+}
+
+// courseJSON is a course in the login and session answers.
+type courseJSON struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+}
+
+type sessionBody struct {
+	Email   string       `json:"email"`
+	Courses []courseJSON `json:"courses"`
+}
+
+// courses lists the courses that email may watch at now: active grants on
+// courses that exist in the catalogue, sorted by id.
+func (h *Handler) courses(ctx context.Context, email string, now time.Time) ([]courseJSON, error) {
+	grants, err := h.store.ListGrants(ctx, email)
+	if err != nil {
+		return nil, internal("store_error", err, "list grants")
+	}
+	out := make([]courseJSON, 0, len(grants))
+	for _, g := range grants {
+		if !g.Active(now) {
+			continue
+		}
+		c, err := h.store.GetCourse(ctx, g.CourseID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // a grant on a course removed from the catalogue
+		}
+		if err != nil {
+			return nil, internal("store_error", err, "get course %q", g.CourseID)
+		}
+		out = append(out, courseJSON{ID: c.ID, Title: c.Title})
+	}
+	return out, nil
+}
+
+// session answers GET /api/session.
+func (h *Handler) session(w http.ResponseWriter, r *http.Request, req *request) error {
+	ctx, now := r.Context(), h.now()
+	s, err := h.currentSession(ctx, r, now)
+	if err != nil {
+		return err
+	}
+	req.user = userHash(s.Email)
+	u, err := h.store.GetUser(ctx, s.Email)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return fail(kindUnauthorized, "unknown_user", "")
+	case err != nil:
+		return internal("store_error", err, "get user")
+	case u.Disabled:
+		// A disabled account is signed out everywhere it asks.
+		return fail(kindUnauthorized, "user_disabled", "")
+	}
+	courses, err := h.courses(ctx, s.Email, now)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, sessionBody{Email: s.Email, Courses: courses})
+	return nil
+}
+
+// maxLogoutCourses bounds the CloudFront cookies expired at logout (four
+// Set-Cookie lines per course).
+const maxLogoutCourses = 100
+
+// logout answers POST /api/logout: the session is deleted server-side, and
+// the session cookie and the CloudFront cookies of the user's granted
+// courses and of the catalogue (up to maxLogoutCourses) are expired.
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request, req *request) error {
+	ctx := r.Context()
+	var (
+		ids    []string
+		seen   = map[string]bool{}
+		delErr error
+	)
+	add := func(id string) {
+		if !seen[id] && len(ids) < maxLogoutCourses {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	if token := sessionToken(r); validToken(token) {
+		idHash := hashToken(token)
+		if s, err := h.store.GetSession(ctx, idHash); err == nil {
+			req.user = userHash(s.Email)
+			if grants, err := h.store.ListGrants(ctx, s.Email); err == nil {
+				for _, g := range grants {
+					add(g.CourseID)
+				}
+			}
+		}
+		if err := h.store.DeleteSession(ctx, idHash); err != nil {
+			delErr = internal("store_error", err, "delete session")
+		}
+	}
+	if catalogue, err := h.store.ListCourses(ctx); err == nil {
+		for _, c := range catalogue {
+			add(c.ID)
+		}
+	}
+	// Cookies are expired even when the server-side delete failed: the
+	// browser forgets them either way.
+	http.SetCookie(w, h.sessionCookie("", -1))
+	for _, id := range ids {
+		for _, c := range h.issuer.Expired(id) {
+			http.SetCookie(w, c)
+		}
+	}
+	if delErr != nil {
+		return delErr
+	}
+	h.log.LogAttrs(ctx, slog.LevelInfo, "logout", slog.String("user", req.user))
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

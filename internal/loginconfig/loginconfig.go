@@ -1,0 +1,305 @@
+// Package loginconfig reads the login Lambda's configuration from its
+// environment, once, into a typed Config, and fails loudly with every problem
+// listed when a variable is missing or malformed.
+//
+// The variables are documented in the README (section "Login function
+// configuration") and set by template.yaml.
+package loginconfig
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/cfgate/cfgate/internal/cfsign"
+)
+
+// Defaults for the optional variables.
+const (
+	DefaultCookieTTL        = 10 * time.Minute
+	DefaultCookieBucket     = 5 * time.Minute
+	DefaultKeyCacheTTL      = 5 * time.Minute
+	DefaultSessionTTL       = 12 * time.Hour
+	DefaultLockoutThreshold = 10
+	DefaultLockoutWindow    = 15 * time.Minute
+)
+
+// Config is the login function's configuration.
+type Config struct {
+	// TableName is the DynamoDB table of the store (TABLE_NAME, required).
+	TableName string
+	// SigningKeySecretID names the Secrets Manager secret holding the
+	// signing key (SIGNING_KEY_SECRET_ID, required; name or ARN).
+	SigningKeySecretID string
+	// DistributionDomain is the distribution's domain (DISTRIBUTION_DOMAIN).
+	// Exactly one of DistributionDomain and DistributionDomainParameter is set.
+	DistributionDomain string
+	// DistributionDomainParameter names an SSM String parameter that holds
+	// the domain (DISTRIBUTION_DOMAIN_PARAMETER), read once at cold start.
+	DistributionDomainParameter string
+	// CookieTTL is the CloudFront cookies' lifetime (COOKIE_TTL, default 10m).
+	CookieTTL time.Duration
+	// CookieBucket rounds cookie expiry up to a multiple of itself
+	// (COOKIE_BUCKET, default 5m, whole seconds), so signatures can be shared
+	// and cached.
+	CookieBucket time.Duration
+	// KeyCacheTTL is how long the signing key is used before Secrets Manager
+	// is asked again (KEY_CACHE_TTL, default 5m).
+	KeyCacheTTL time.Duration
+	// SessionTTL is the login session's lifetime (SESSION_TTL, default 12h).
+	SessionTTL time.Duration
+	// PlayerOrigins are further origins allowed to call the API
+	// (PLAYER_ORIGINS, comma-separated scheme://host[:port], default none).
+	PlayerOrigins []string
+	// CookieSameSite is the CloudFront cookies' SameSite attribute
+	// (COOKIE_SAMESITE: Lax, Strict or None; default Lax).
+	CookieSameSite http.SameSite
+	// CookieDomain is the CloudFront cookies' Domain attribute (COOKIE_DOMAIN,
+	// default none: host-only cookies).
+	CookieDomain string
+	// LockoutThreshold is the number of failed logins within LockoutWindow
+	// after which an account answers 429 (LOCKOUT_THRESHOLD, default 10).
+	LockoutThreshold int
+	// LockoutWindow is the failed-login counting window (LOCKOUT_WINDOW,
+	// default 15m).
+	LockoutWindow time.Duration
+	// LogLevel is the minimum level logged (LOG_LEVEL: debug, info, warn,
+	// error; default info).
+	LogLevel slog.Level
+}
+
+// Error lists every problem found in the environment.
+type Error struct {
+	Problems []string
+}
+
+func (e *Error) Error() string {
+	return "invalid configuration: " + strings.Join(e.Problems, "; ")
+}
+
+// FromEnv reads the configuration through getenv (os.Getenv in main). It
+// returns an *Error listing every problem when anything is missing or
+// malformed.
+func FromEnv(getenv func(string) string) (Config, error) {
+	var (
+		c    Config
+		errs []string
+	)
+	problem := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
+
+	required := func(name string) string {
+		v := get(name)
+		if v == "" {
+			problem("%s is required", name)
+		}
+		return v
+	}
+	duration := func(name string, def time.Duration) time.Duration {
+		v := get(name)
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			problem("%s=%q is not a Go duration (for example 10m or 1h30m)", name, v)
+			return def
+		}
+		if d <= 0 {
+			problem("%s=%q must be positive", name, v)
+			return def
+		}
+		return d
+	}
+
+	c.TableName = required("TABLE_NAME")
+	c.SigningKeySecretID = required("SIGNING_KEY_SECRET_ID")
+
+	c.DistributionDomain = get("DISTRIBUTION_DOMAIN")
+	c.DistributionDomainParameter = get("DISTRIBUTION_DOMAIN_PARAMETER")
+	switch {
+	case c.DistributionDomain == "" && c.DistributionDomainParameter == "":
+		problem("one of DISTRIBUTION_DOMAIN and DISTRIBUTION_DOMAIN_PARAMETER is required")
+	case c.DistributionDomain != "" && c.DistributionDomainParameter != "":
+		problem("set only one of DISTRIBUTION_DOMAIN and DISTRIBUTION_DOMAIN_PARAMETER")
+	case c.DistributionDomain != "":
+		c.DistributionDomain = strings.ToLower(c.DistributionDomain)
+		if err := cfsign.ValidateDomain(c.DistributionDomain); err != nil {
+			problem("DISTRIBUTION_DOMAIN=%q: %v", c.DistributionDomain, err)
+		}
+	}
+
+	c.CookieTTL = duration("COOKIE_TTL", DefaultCookieTTL)
+	c.CookieBucket = duration("COOKIE_BUCKET", DefaultCookieBucket)
+	if c.CookieBucket%time.Second != 0 {
+		problem("COOKIE_BUCKET=%q must be a whole number of seconds (policy times are epoch seconds)", get("COOKIE_BUCKET"))
+	}
+	c.KeyCacheTTL = duration("KEY_CACHE_TTL", DefaultKeyCacheTTL)
+	c.SessionTTL = duration("SESSION_TTL", DefaultSessionTTL)
+	c.LockoutWindow = duration("LOCKOUT_WINDOW", DefaultLockoutWindow)
+
+	if v := get("PLAYER_ORIGINS"); v != "" {
+		for _, o := range strings.Split(v, ",") {
+			o = strings.TrimSpace(o)
+			if o == "" {
+				continue
+			}
+			norm, err := ParseOrigin(o)
+			if err != nil {
+				problem("PLAYER_ORIGINS: %v", err)
+				continue
+			}
+			c.PlayerOrigins = append(c.PlayerOrigins, norm)
+		}
+	}
+
+	switch v := get("COOKIE_SAMESITE"); strings.ToLower(v) {
+	case "", "lax":
+		c.CookieSameSite = http.SameSiteLaxMode
+	case "strict":
+		c.CookieSameSite = http.SameSiteStrictMode
+	case "none":
+		c.CookieSameSite = http.SameSiteNoneMode
+	default:
+		problem("COOKIE_SAMESITE=%q must be Lax, Strict or None", v)
+	}
+
+	if v := get("COOKIE_DOMAIN"); v != "" {
+		c.CookieDomain = strings.ToLower(strings.TrimPrefix(v, "."))
+		if err := cfsign.ValidateDomain(c.CookieDomain); err != nil {
+			problem("COOKIE_DOMAIN=%q: %v", v, err)
+		} else if strings.Contains(c.CookieDomain, ":") {
+			problem("COOKIE_DOMAIN=%q must be a host name without a port", v)
+		} else if d := c.DistributionDomain; d != "" && d != c.CookieDomain && !strings.HasSuffix(d, "."+c.CookieDomain) {
+			problem("COOKIE_DOMAIN=%q does not cover DISTRIBUTION_DOMAIN=%q (browsers would drop the cookies)", v, d)
+		}
+	}
+
+	c.LockoutThreshold = DefaultLockoutThreshold
+	if v := get("LOCKOUT_THRESHOLD"); v != "" {
+		n, err := strconv.Atoi(v)
+		switch {
+		case err != nil:
+			problem("LOCKOUT_THRESHOLD=%q is not an integer", v)
+		case n < 1:
+			problem("LOCKOUT_THRESHOLD=%q must be at least 1", v)
+		default:
+			c.LockoutThreshold = n
+		}
+	}
+
+	c.LogLevel = slog.LevelInfo
+	if v := get("LOG_LEVEL"); v != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			problem("LOG_LEVEL=%q must be debug, info, warn or error", v)
+		}
+	}
+
+	if len(errs) > 0 {
+		return Config{}, &Error{Problems: errs}
+	}
+	return c, nil
+}
+
+// ParseOrigin checks that s is a browser origin, scheme://host[:port] with
+// scheme http or https and nothing after the authority, and returns it in
+// the lower-case form browsers send in the Origin header.
+func ParseOrigin(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("origin %q: %w", s, err)
+	}
+	scheme := strings.ToLower(u.Scheme)
+	switch {
+	case scheme != "http" && scheme != "https":
+		return "", fmt.Errorf("origin %q: scheme must be http or https", s)
+	case u.Opaque != "" || u.Host == "":
+		return "", fmt.Errorf("origin %q: want scheme://host[:port]", s)
+	case u.User != nil:
+		return "", fmt.Errorf("origin %q: must not contain user info", s)
+	case u.Path != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(s, "#"):
+		return "", fmt.Errorf("origin %q: must not have a path, query or fragment (an Origin header never does)", s)
+	case strings.ContainsAny(u.Host, "*?"):
+		return "", fmt.Errorf("origin %q: wildcards are not supported", s)
+	}
+	host := strings.ToLower(u.Hostname())
+	if host == "" {
+		return "", fmt.Errorf("origin %q: missing host", s)
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return "", fmt.Errorf("origin %q: bad port", s)
+		}
+		if (scheme == "https" && n == 443) || (scheme == "http" && n == 80) {
+			return "", fmt.Errorf("origin %q: drop the default port (browsers omit it)", s)
+		}
+		host = net.JoinHostPort(host, p)
+	} else if strings.HasSuffix(u.Host, ":") {
+		return "", fmt.Errorf("origin %q: empty port", s)
+	} else if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return scheme + "://" + host, nil
+}
+
+// AllowedOrigins is the complete list of origins allowed to call the API:
+// the distribution's own https origin, then the player origins.
+func (c Config) AllowedOrigins(domain string) []string {
+	out := make([]string, 0, 1+len(c.PlayerOrigins))
+	out = append(out, "https://"+domain)
+	for _, o := range c.PlayerOrigins {
+		if o != out[0] {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// GetParameterAPI is the SSM call ResolveDomain needs; *ssm.Client has it.
+type GetParameterAPI interface {
+	GetParameter(ctx context.Context, params *ssm.GetParameterInput, optFns ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+}
+
+// ErrNoDomain reports that the distribution domain could not be resolved.
+var ErrNoDomain = errors.New("distribution domain unavailable")
+
+// ResolveDomain returns the distribution's domain: DistributionDomain when
+// set, otherwise the value of the SSM parameter DistributionDomainParameter
+// (read once, at cold start), validated like DISTRIBUTION_DOMAIN.
+func (c Config) ResolveDomain(ctx context.Context, client GetParameterAPI) (string, error) {
+	if c.DistributionDomain != "" {
+		return c.DistributionDomain, nil
+	}
+	if c.DistributionDomainParameter == "" {
+		return "", fmt.Errorf("%w: neither DISTRIBUTION_DOMAIN nor DISTRIBUTION_DOMAIN_PARAMETER is set", ErrNoDomain)
+	}
+	if client == nil {
+		return "", fmt.Errorf("%w: no SSM client for parameter %q", ErrNoDomain, c.DistributionDomainParameter)
+	}
+	out, err := client.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(c.DistributionDomainParameter)})
+	if err != nil {
+		return "", fmt.Errorf("%w: read SSM parameter %q: %w", ErrNoDomain, c.DistributionDomainParameter, err)
+	}
+	if out.Parameter == nil || out.Parameter.Value == nil {
+		return "", fmt.Errorf("%w: SSM parameter %q has no value", ErrNoDomain, c.DistributionDomainParameter)
+	}
+	d := strings.ToLower(strings.TrimSpace(*out.Parameter.Value))
+	if err := cfsign.ValidateDomain(d); err != nil {
+		return "", fmt.Errorf("%w: SSM parameter %q holds %q: %w", ErrNoDomain, c.DistributionDomainParameter, d, err)
+	}
+	if c.CookieDomain != "" && d != c.CookieDomain && !strings.HasSuffix(d, "."+c.CookieDomain) {
+		return "", fmt.Errorf("%w: COOKIE_DOMAIN %q does not cover domain %q from SSM parameter %q", ErrNoDomain, c.CookieDomain, d, c.DistributionDomainParameter)
+	}
+	return d, nil
+}
