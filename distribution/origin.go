@@ -1,0 +1,209 @@
+package main
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"mime"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// demoMedia is the committed output of demo/make-media.sh: courses/<id>/{ts,fmp4}/….
+//
+//go:embed demo/media
+var demoMedia embed.FS
+
+// playerSite is the player page (player/site), served under the bucket's site/ prefix.
+//
+//go:embed player/site
+var playerSite embed.FS
+
+// hlsJSRel is where `npm ci --prefix distribution/player` puts hls.js, relative to
+// the module root. It is read from disk at run time: hls.js is a pinned npm
+// dependency and is never committed or fetched from a CDN.
+const hlsJSRel = "distribution/player/node_modules/hls.js/dist/hls.min.js"
+
+// errHLSJSMissing explains how to install the player's front-end dependency.
+var errHLSJSMissing = errors.New("hls.js is not installed: run `npm ci --prefix distribution/player` (or `make run`)")
+
+// mount serves the part of a bucket whose keys start with prefix from fsys.
+type mount struct {
+	prefix string // "" or ends with "/"; a full key for a single-file mount
+	fsys   fs.FS  // nil with file set
+	file   string // a file on disk mounted at exactly prefix
+}
+
+// bucket is a read-only view of an S3 bucket as a stack of mounts; the first mount
+// that has a key wins. Keys are slash-separated without a leading slash.
+type bucket struct {
+	mounts []mount
+	desc   string
+}
+
+func (b *bucket) open(key string) (fs.File, error) {
+	if !fs.ValidPath(key) || key == "." {
+		return nil, fs.ErrNotExist
+	}
+	for _, m := range b.mounts {
+		if m.file != "" {
+			if key == m.prefix {
+				return os.Open(m.file)
+			}
+			continue
+		}
+		if !strings.HasPrefix(key, m.prefix) {
+			continue
+		}
+		f, err := m.fsys.Open(strings.TrimPrefix(key, m.prefix))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		return f, err
+	}
+	return nil, fs.ErrNotExist
+}
+
+// newBucket builds the origin bucket. With originDir empty it is the embedded demo
+// media plus the player site; with originDir set, keys are looked up in that folder
+// first and the player site is still available under site/ when the folder has none.
+// hlsJS is the hls.min.js file served as site/vendor/hls.min.js.
+func newBucket(originDir, hlsJS string) (*bucket, error) {
+	site, err := fs.Sub(playerSite, "player/site")
+	if err != nil {
+		return nil, fmt.Errorf("player site: %w", err)
+	}
+	var b bucket
+	if originDir != "" {
+		st, err := os.Stat(originDir)
+		if err != nil {
+			return nil, fmt.Errorf("origin folder: %w", err)
+		}
+		if !st.IsDir() {
+			return nil, fmt.Errorf("origin folder %s: not a directory", originDir)
+		}
+		b.mounts = append(b.mounts, mount{fsys: os.DirFS(originDir)})
+		b.desc = originDir
+	} else {
+		media, err := fs.Sub(demoMedia, "demo/media")
+		if err != nil {
+			return nil, fmt.Errorf("demo media: %w", err)
+		}
+		b.mounts = append(b.mounts, mount{prefix: "courses/", fsys: mustSub(media, "courses")})
+		b.desc = "embedded demo media (courses/) and player page (site/)"
+	}
+	b.mounts = append(b.mounts,
+		mount{prefix: "site/vendor/hls.min.js", file: hlsJS},
+		mount{prefix: "site/", fsys: site},
+	)
+	return &b, nil
+}
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	s, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err) // dir is a constant that go:embed guarantees
+	}
+	return s
+}
+
+// findHLSJS locates hls.min.js: the explicit path when given, else the npm install
+// location under the module root found from dir upward.
+func findHLSJS(explicit, dir string) (string, error) {
+	if explicit != "" {
+		if _, err := os.Stat(explicit); err != nil {
+			return "", fmt.Errorf("%w (%v)", errHLSJSMissing, err)
+		}
+		return explicit, nil
+	}
+	root, err := findUp(dir, "go.mod")
+	if err != nil {
+		return "", fmt.Errorf("%w (no go.mod above %s: run from the cfgate checkout or pass -hlsjs FILE)", errHLSJSMissing, dir)
+	}
+	p := filepath.Join(filepath.Dir(root), filepath.FromSlash(hlsJSRel))
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("%w (%s not found)", errHLSJSMissing, p)
+	}
+	return p, nil
+}
+
+// findUp returns the path of name in dir or its closest ancestor that has it.
+func findUp(dir, name string) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("%s not found: %w", name, fs.ErrNotExist)
+		}
+		dir = parent
+	}
+}
+
+// contentTypes are the types S3 would hold for files uploaded with the right
+// Content-Type (the publish step sets them); players are strict about the HLS ones.
+var contentTypes = map[string]string{
+	".m3u8": "application/vnd.apple.mpegurl",
+	".ts":   "video/mp2t",
+	".m4s":  "video/iso.segment",
+	".mp4":  "video/mp4",
+	".m4a":  "audio/mp4",
+	".aac":  "audio/aac",
+	".vtt":  "text/vtt; charset=utf-8",
+	".html": "text/html; charset=utf-8",
+	".js":   "text/javascript; charset=utf-8",
+	".css":  "text/css; charset=utf-8",
+	".json": "application/json",
+	".png":  "image/png",
+	".svg":  "image/svg+xml",
+	".ico":  "image/x-icon",
+}
+
+// contentType returns the Content-Type for a key by its extension.
+func contentType(key string) string {
+	ext := strings.ToLower(path.Ext(key))
+	if t, ok := contentTypes[ext]; ok {
+		return t
+	}
+	if t := mime.TypeByExtension(ext); t != "" {
+		return t
+	}
+	return "application/octet-stream"
+}
+
+// serveObject answers a GET or HEAD for one bucket key, with range requests and
+// conditional requests handled by http.ServeContent. It returns the status written.
+func (b *bucket) serveObject(w http.ResponseWriter, r *http.Request, key string) {
+	f, err := b.open(key)
+	if err != nil {
+		// S3 behind Origin Access Control without s3:ListBucket answers 403 AccessDenied
+		// for a missing key; locally a 404 is more helpful and changes no decision.
+		http.Error(w, "Not Found", http.StatusNotFound)
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.IsDir() {
+		http.Error(w, "Not Found", http.StatusNotFound)
+		return
+	}
+	rs, ok := f.(io.ReadSeeker)
+	if !ok {
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", contentType(key))
+	// Embedded files have a zero ModTime, so ServeContent sends no Last-Modified.
+	http.ServeContent(w, r, "", st.ModTime(), rs)
+}

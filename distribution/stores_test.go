@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/cfgate/cfgate/internal/password"
+	"github.com/cfgate/cfgate/internal/store"
+	"github.com/cfgate/cfgate/internal/store/dynamo"
+	"github.com/cfgate/cfgate/internal/testutil/motoserver"
+)
+
+// TestDynamoDBEndpoint runs the distribution on a DynamoDB table (moto_server):
+// the user, catalogue and grant come from the table, and nothing is seeded.
+func TestDynamoDBEndpoint(t *testing.T) {
+	moto := motoserver.Shared(t)
+	for _, kv := range moto.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	ctx := context.Background()
+	ddb := dynamodb.NewFromConfig(moto.Config(t))
+	table := motoserver.Unique(t, "local")
+	if err := dynamo.CreateTable(ctx, ddb, table); err != nil {
+		t.Fatal(err)
+	}
+	st := dynamo.New(ddb, table)
+	hash, err := password.Hash("table-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range []error{
+		st.PutUser(ctx, store.User{Email: "viewer@example.test", PasswordHash: hash, CreatedAt: time.Now()}),
+		st.PutCourse(ctx, store.Course{ID: "intro-to-hls", Title: "From the table"}),
+		st.PutGrant(ctx, store.Grant{Email: "viewer@example.test", CourseID: "intro-to-hls"}),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	tpl, err := findUp(".", "template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &options{state: t.TempDir(), template: tpl, cookieTTL: 10 * time.Minute, cookieBucket: 5 * time.Minute,
+		dynamoEndpoint: moto.Endpoint, table: table}
+	a, err := setup(ctx, o, ln.Addr().String(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.demoPassword != "" || !strings.Contains(a.storeDesc, table) {
+		t.Errorf("store = %q, demo password set = %v; want the table and no demo seed", a.storeDesc, a.demoPassword != "")
+	}
+	srv := httptest.NewUnstartedServer(a.server)
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	c := &client{t: t, base: srv.URL, cookies: map[string]*http.Cookie{}}
+
+	if r := c.do("POST", "/api/login", `{"email":"demo@cfgate.test","password":"table-password"}`); r.StatusCode != 401 {
+		t.Errorf("demo user on a table without it: %d, want 401", r.StatusCode)
+	}
+	r := c.do("POST", "/api/login", `{"email":"viewer@example.test","password":"table-password"}`)
+	if body := readAll(t, r); r.StatusCode != 200 || !strings.Contains(body, "From the table") {
+		t.Fatalf("login: %d %s", r.StatusCode, body)
+	}
+	if r := c.do("POST", "/api/courses/intro-to-hls/access", ""); r.StatusCode != 200 {
+		t.Fatalf("access: %d", r.StatusCode)
+	}
+	if r := c.do("GET", "/courses/intro-to-hls/fmp4/master.m3u8", ""); r.StatusCode != 200 {
+		t.Errorf("playlist with the cookies: %d, want 200", r.StatusCode)
+	}
+}
+
+// TestOriginFolder serves the bucket from -origin DIR, with the player page still
+// available when the folder has no site/.
+func TestOriginFolder(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "courses", "mine", "ts", "master.m3u8")
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte("#EXTM3U\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := findUp(".", "template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &options{state: t.TempDir(), template: tpl, origin: dir, cookieTTL: 10 * time.Minute, cookieBucket: 5 * time.Minute, demoPassword: "x"}
+	a, err := setup(context.Background(), o, "127.0.0.1:1", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.server.dist = unsignedCopy(a.server.dist)
+	tests := []struct {
+		path   string
+		status int
+		body   string
+	}{
+		{"/courses/mine/ts/master.m3u8", 200, "#EXTM3U\n"},
+		{"/courses/intro-to-hls/ts/master.m3u8", 404, ""}, // the embedded demo is not mixed in
+		{"/", 200, ""},
+		{"/vendor/hls.min.js", 200, ""},
+		{"/courses/mine/../../etc/passwd", 404, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			a.server.ServeHTTP(w, httptest.NewRequest("GET", "http://127.0.0.1:1"+tt.path, nil))
+			if w.Code != tt.status {
+				t.Fatalf("status = %d, want %d", w.Code, tt.status)
+			}
+			if b, _ := io.ReadAll(w.Body); tt.body != "" && string(b) != tt.body {
+				t.Errorf("body = %q, want %q", b, tt.body)
+			}
+		})
+	}
+}
