@@ -1,0 +1,54 @@
+// Command rotate is the Secrets Manager rotation function of cfgate's
+// CloudFront signing key (createSecret / setSecret / testSecret /
+// finishSecret), deployed when the template's EnableScheduledRotation is
+// true. The steps are internal/keyops.RotationHandler; see keys/RUNBOOK.md.
+//
+// Environment: KEY_GROUP_ID, KEY_ALGORITHM (default RSA-SHA1), GRACE_PERIOD
+// (default 30m), LOG_LEVEL (default info).
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/cfgate/cfgate/internal/keyops"
+)
+
+func main() {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(os.Getenv("LOG_LEVEL"))); err != nil || os.Getenv("LOG_LEVEL") == "" {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	h, err := newHandler(context.Background(), os.Getenv, logger)
+	if err != nil {
+		logger.Error("rotate: configuration", "err", err)
+		os.Exit(1)
+	}
+	lambda.Start(h.Handle)
+}
+
+func newHandler(ctx context.Context, getenv func(string) string, logger *slog.Logger) (*keyops.RotationHandler, error) {
+	cfg, err := keyops.RotationConfigFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &keyops.RotationHandler{
+		CF:     cloudfront.NewFromConfig(awsCfg),
+		SM:     secretsmanager.NewFromConfig(awsCfg),
+		Config: cfg,
+		Now:    time.Now,
+		Logger: logger,
+	}, nil
+}

@@ -1,0 +1,607 @@
+package keyops
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/cfgate/cfgate/internal/cfsign"
+)
+
+// Grace is the wait between promote and finish: a viewer may hold a cookie
+// signed with the old key until the signer's key cache has let go of the old
+// key (KeyCacheTTL) and the last cookie signed with it has expired
+// (CookieLifetime rounded up to CookieBucket), plus Margin for clock skew.
+type Grace struct {
+	KeyCacheTTL    time.Duration
+	CookieLifetime time.Duration
+	CookieBucket   time.Duration
+	Margin         time.Duration
+}
+
+// DefaultGrace matches the login function's defaults (KEY_CACHE_TTL 5m,
+// COOKIE_TTL 10m, COOKIE_BUCKET 5m) plus a 5m margin: 25 minutes.
+func DefaultGrace() Grace {
+	return Grace{KeyCacheTTL: 5 * time.Minute, CookieLifetime: 10 * time.Minute, CookieBucket: 5 * time.Minute, Margin: 5 * time.Minute}
+}
+
+// Total is KeyCacheTTL + CookieLifetime + CookieBucket + Margin.
+func (g Grace) Total() time.Duration {
+	return g.KeyCacheTTL + g.CookieLifetime + g.CookieBucket + g.Margin
+}
+
+// ErrTooEarly is returned by Finish before the grace period has passed.
+var ErrTooEarly = errors.New("grace period has not passed")
+
+// ErrNoSigningKey is returned when the secret or its current version is missing.
+var ErrNoSigningKey = errors.New("no signing key")
+
+// Ops runs the key lifecycle against a Backend.
+type Ops struct {
+	B Backend
+	// Algorithm for new keys; "" means the current key's algorithm (RSA-SHA1 for init).
+	Algorithm cfsign.Algorithm
+	// Grace is the wait between promote and finish.
+	Grace time.Duration
+	// Name prefixes new public key names and names the key group on AWS.
+	Name string
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// Token returns a fresh idempotency token (random when nil).
+	Token func() string
+}
+
+// Result reports what a step did, for people and (as JSON) for machines.
+type Result struct {
+	Step          string   `json:"step"`
+	Changed       bool     `json:"changed"`
+	KeyGroupID    string   `json:"keyGroupId,omitempty"`
+	SecretID      string   `json:"signingKeySecretArn,omitempty"`
+	SigningKeyID  string   `json:"signingKeyId,omitempty"`
+	PendingKeyID  string   `json:"pendingKeyId,omitempty"`
+	RetiringKeyID string   `json:"retiringKeyId,omitempty"`
+	RemovedKeyIDs []string `json:"removedKeyIds,omitempty"`
+	Notes         []string `json:"notes,omitempty"`
+	Next          string   `json:"next,omitempty"`
+}
+
+func (r *Result) note(format string, args ...any) {
+	r.Notes = append(r.Notes, fmt.Sprintf(format, args...))
+}
+
+func (o *Ops) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+func (o *Ops) token() string {
+	if o.Token != nil {
+		return o.Token()
+	}
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (o *Ops) name() string {
+	if o.Name == "" {
+		return "cfgate"
+	}
+	return o.Name
+}
+
+// optional returns the version with stage, or nil when it does not exist.
+func (o *Ops) optional(ctx context.Context, stage Stage) (*Version, error) {
+	v, err := o.B.Secret(ctx, stage)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return v, err
+}
+
+func (o *Ops) current(ctx context.Context) (*Version, error) {
+	v, err := o.B.Secret(ctx, Current)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("%w in %s (run `keys init` first): %w", ErrNoSigningKey, o.B.SecretID(), err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// groupKeys returns the key group's ids, or nil when there is no group yet.
+func (o *Ops) groupKeys(ctx context.Context) ([]string, error) {
+	keys, err := o.B.GroupKeys(ctx)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return keys, err
+}
+
+// newKey generates a key pair and uploads its public key; the private key
+// stays in memory and is returned inside the Secret.
+func (o *Ops) newKey(ctx context.Context, alg cfsign.Algorithm, token string) (cfsign.Secret, error) {
+	signer, err := cfsign.GenerateKey(alg)
+	if err != nil {
+		return cfsign.Secret{}, fmt.Errorf("generate %s key: %w", alg, err)
+	}
+	privPEM, err := cfsign.MarshalPrivateKeyPEM(signer)
+	if err != nil {
+		return cfsign.Secret{}, fmt.Errorf("marshal private key: %w", err)
+	}
+	pubPEM, err := cfsign.MarshalPublicKeyPEM(signer.Public())
+	if err != nil {
+		return cfsign.Secret{}, fmt.Errorf("marshal public key: %w", err)
+	}
+	name := fmt.Sprintf("%s-%s", o.name(), o.now().UTC().Format("20060102T150405Z"))
+	id, err := o.B.CreatePublicKey(ctx, token, name, pubPEM)
+	if err != nil {
+		return cfsign.Secret{}, fmt.Errorf("create public key: %w", err)
+	}
+	return cfsign.Secret{KeyPairID: id, PrivateKey: string(privPEM), Algorithm: alg}, nil
+}
+
+// Init makes the first key pair, key group and secret; on a second run it
+// only repairs what is missing (the key group, or the signing key's place in
+// it). export, when not nil, receives the signing key's private PEM (for --out).
+func (o *Ops) Init(ctx context.Context, export func(privatePEM []byte) error) (Result, error) {
+	r := Result{Step: "init"}
+	cur, err := o.optional(ctx, Current)
+	if err != nil {
+		return r, fmt.Errorf("read secret: %w", err)
+	}
+	if cur == nil {
+		alg := o.Algorithm
+		if alg == "" {
+			alg = cfsign.RSASHA1
+		}
+		token := o.token()
+		s, err := o.newKey(ctx, alg, token)
+		if err != nil {
+			return r, err
+		}
+		// Secret before group: if we stop in between, a rerun finds the key
+		// in the secret and only adds it to the group; the other order would
+		// leave a key in the group whose private key is lost.
+		if err := o.B.CreateSecret(ctx, token, s); err != nil {
+			return r, fmt.Errorf("create secret: %w", err)
+		}
+		if _, err := o.B.EnsureGroup(ctx, s.KeyPairID); err != nil {
+			return r, fmt.Errorf("key group: %w", err)
+		}
+		r.Changed = true
+		r.note("created %s key %s, added it to the key group and stored it in the secret", alg, s.KeyPairID)
+		cur = &Version{ID: token, Secret: s}
+	} else {
+		keys, err := o.groupKeys(ctx)
+		if err != nil {
+			return r, fmt.Errorf("read key group: %w", err)
+		}
+		if !slices.Contains(keys, cur.Secret.KeyPairID) {
+			if _, err := o.B.PublicKey(ctx, cur.Secret.KeyPairID); err != nil {
+				return r, fmt.Errorf("the secret's key %s: %w", cur.Secret.KeyPairID, err)
+			}
+			if _, err := o.B.EnsureGroup(ctx, cur.Secret.KeyPairID); err != nil {
+				return r, fmt.Errorf("key group: %w", err)
+			}
+			r.Changed = true
+			r.note("added the signing key %s to the key group", cur.Secret.KeyPairID)
+		} else {
+			r.note("already initialised: signing key %s is in the key group", cur.Secret.KeyPairID)
+		}
+		if others := without(keys, cur.Secret.KeyPairID); len(others) > 0 {
+			r.note("the key group also holds %v", others)
+		}
+	}
+	if export != nil {
+		if err := export([]byte(cur.Secret.PrivateKey)); err != nil {
+			return r, fmt.Errorf("export private key: %w", err)
+		}
+	}
+	gid, err := o.B.GroupID(ctx)
+	if err != nil {
+		return r, err
+	}
+	r.KeyGroupID, r.SecretID, r.SigningKeyID = gid, o.B.SecretID(), cur.Secret.KeyPairID
+	r.Next = "deploy with these parameters; rotate later with `keys rotate start`"
+	return r, nil
+}
+
+// Start makes a new key pair, uploads its public key, stages the secret
+// version as pending and adds the key to the key group. A pending version
+// left by an interrupted start is reused.
+func (o *Ops) Start(ctx context.Context) (Result, error) {
+	r := Result{Step: "rotate start"}
+	cur, err := o.current(ctx)
+	if err != nil {
+		return r, err
+	}
+	r.SigningKeyID = cur.Secret.KeyPairID
+	st, err := o.B.State(ctx)
+	if err != nil {
+		return r, fmt.Errorf("read rotation state: %w", err)
+	}
+	keys, err := o.B.GroupKeys(ctx)
+	if err != nil {
+		return r, fmt.Errorf("read key group: %w", err)
+	}
+	if st.RetiringKeyID != "" && st.RetiringKeyID != cur.Secret.KeyPairID && slices.Contains(keys, st.RetiringKeyID) {
+		return r, fmt.Errorf("the previous rotation is not finished: key %s stopped signing at %s and is still in the key group; run `keys rotate finish` (allowed from %s) first",
+			st.RetiringKeyID, st.PromotedAt.UTC().Format(time.RFC3339), st.PromotedAt.Add(o.Grace).UTC().Format(time.RFC3339))
+	}
+	if !st.IsZero() && st.SigningKeyID != cur.Secret.KeyPairID {
+		return r, fmt.Errorf("a %s to key %s was interrupted: run `keys rotate %s` again to complete it", st.Step, st.SigningKeyID, st.Step)
+	}
+	pending, err := o.optional(ctx, Pending)
+	if err != nil {
+		return r, fmt.Errorf("read pending version: %w", err)
+	}
+	if pending != nil && pending.ID != cur.ID && pending.Secret.KeyPairID != cur.Secret.KeyPairID {
+		// Resume: the new key exists; make sure its public key is in the group.
+		if _, err := o.B.PublicKey(ctx, pending.Secret.KeyPairID); err != nil {
+			return r, fmt.Errorf("pending key %s: %w (run `keys rotate abort`, then start again)", pending.Secret.KeyPairID, err)
+		}
+		r.PendingKeyID = pending.Secret.KeyPairID
+		if slices.Contains(keys, pending.Secret.KeyPairID) {
+			r.note("already started: pending key %s is in the key group", pending.Secret.KeyPairID)
+		} else {
+			if err := o.B.AddKey(ctx, pending.Secret.KeyPairID); err != nil {
+				return r, fmt.Errorf("add pending key %s to the key group: %w", pending.Secret.KeyPairID, err)
+			}
+			r.Changed = true
+			r.note("resumed: added pending key %s to the key group", pending.Secret.KeyPairID)
+		}
+		r.Next = "wait for CloudFront to propagate the key group (a few minutes), then `keys rotate promote`"
+		return r, nil
+	}
+	if len(keys) >= MaxKeysPerGroup {
+		return r, fmt.Errorf("key group has %d public keys %v: %w; remove unused keys first (`keys rotate finish --force` removes keys that no longer sign)", len(keys), keys, ErrGroupFull)
+	}
+	alg := o.Algorithm
+	if alg == "" {
+		alg = cur.Secret.Algorithm
+	}
+	token := o.token()
+	s, err := o.newKey(ctx, alg, token)
+	if err != nil {
+		return r, err
+	}
+	if err := o.B.PutPending(ctx, token, s); err != nil {
+		return r, fmt.Errorf("stage pending secret version: %w", err)
+	}
+	if err := o.B.AddKey(ctx, s.KeyPairID); err != nil {
+		return r, fmt.Errorf("add key %s to the key group: %w", s.KeyPairID, err)
+	}
+	r.Changed = true
+	r.PendingKeyID = s.KeyPairID
+	r.note("created %s key %s, staged it as %s and added it to the key group; %s still signs", alg, s.KeyPairID, Pending, cur.Secret.KeyPairID)
+	r.Next = "wait for CloudFront to propagate the key group (a few minutes), then `keys rotate promote`"
+	return r, nil
+}
+
+// Promote makes the pending version current after checking that its public
+// key is in the key group and matches its private key, and records the time.
+func (o *Ops) Promote(ctx context.Context) (Result, error) {
+	r := Result{Step: "rotate promote"}
+	cur, err := o.current(ctx)
+	if err != nil {
+		return r, err
+	}
+	st, err := o.B.State(ctx)
+	if err != nil {
+		return r, fmt.Errorf("read rotation state: %w", err)
+	}
+	pending, err := o.optional(ctx, Pending)
+	if err != nil {
+		return r, fmt.Errorf("read pending version: %w", err)
+	}
+	if pending == nil || pending.ID == cur.ID || pending.Secret.KeyPairID == cur.Secret.KeyPairID {
+		if pending != nil {
+			if err := o.B.Unstage(ctx, Pending, pending.ID); err != nil {
+				return r, fmt.Errorf("drop %s from the current version: %w", Pending, err)
+			}
+			r.Changed = true
+		}
+		if st.Step == "promote" && st.SigningKeyID == cur.Secret.KeyPairID {
+			r.SigningKeyID, r.RetiringKeyID = cur.Secret.KeyPairID, st.RetiringKeyID
+			r.note("already promoted: %s signs since %s", cur.Secret.KeyPairID, st.PromotedAt.UTC().Format(time.RFC3339))
+			r.Next = o.finishHint(st)
+			return r, nil
+		}
+		return r, fmt.Errorf("nothing to promote: no pending key (run `keys rotate start` first)")
+	}
+	keys, err := o.B.GroupKeys(ctx)
+	if err != nil {
+		return r, fmt.Errorf("read key group: %w", err)
+	}
+	if !slices.Contains(keys, pending.Secret.KeyPairID) {
+		return r, fmt.Errorf("pending key %s is not in the key group: run `keys rotate start` again to finish starting", pending.Secret.KeyPairID)
+	}
+	if err := o.checkPair(ctx, pending.Secret); err != nil {
+		return r, fmt.Errorf("pending key %s failed its test: %w", pending.Secret.KeyPairID, err)
+	}
+	st = State{Step: "promote", SigningKeyID: pending.Secret.KeyPairID, RetiringKeyID: cur.Secret.KeyPairID, PromotedAt: o.now().UTC().Truncate(time.Second)}
+	// Record first: if we stop after this, a rerun promotes again and
+	// records a later (safer) time; finish refuses while the state and the
+	// secret disagree.
+	if err := o.B.SetState(ctx, st); err != nil {
+		return r, fmt.Errorf("record rotation state: %w", err)
+	}
+	if err := o.B.MakeCurrent(ctx, pending.ID); err != nil {
+		return r, fmt.Errorf("make %s current: %w", pending.Secret.KeyPairID, err)
+	}
+	r.Changed = true
+	r.SigningKeyID, r.RetiringKeyID = st.SigningKeyID, st.RetiringKeyID
+	r.note("%s now signs (signers pick it up within their key cache TTL); %s still verifies", st.SigningKeyID, st.RetiringKeyID)
+	r.Next = o.finishHint(st)
+	return r, nil
+}
+
+func (o *Ops) finishHint(st State) string {
+	return fmt.Sprintf("check new cookies play, then at or after %s (grace %s) run `keys rotate finish`",
+		st.PromotedAt.Add(o.Grace).UTC().Format(time.RFC3339), o.Grace)
+}
+
+// Finish removes the retiring public key from the key group and deletes it,
+// once the grace period since promote has passed (or at once with force:
+// emergency revocation). With force it also removes keys in the group that
+// neither sign nor are pending.
+func (o *Ops) Finish(ctx context.Context, force bool) (Result, error) {
+	r := Result{Step: "rotate finish"}
+	cur, err := o.current(ctx)
+	if err != nil {
+		return r, err
+	}
+	r.SigningKeyID = cur.Secret.KeyPairID
+	st, err := o.B.State(ctx)
+	if err != nil {
+		return r, fmt.Errorf("read rotation state: %w", err)
+	}
+	if !st.IsZero() && st.SigningKeyID != cur.Secret.KeyPairID {
+		return r, fmt.Errorf("a %s to key %s was interrupted: run `keys rotate %s` again first", st.Step, st.SigningKeyID, st.Step)
+	}
+	keys, err := o.B.GroupKeys(ctx)
+	if err != nil {
+		return r, fmt.Errorf("read key group: %w", err)
+	}
+	pending, err := o.optional(ctx, Pending)
+	if err != nil {
+		return r, fmt.Errorf("read pending version: %w", err)
+	}
+	keep := []string{cur.Secret.KeyPairID}
+	if pending != nil {
+		keep = append(keep, pending.Secret.KeyPairID)
+	}
+	var remove []string
+	if st.RetiringKeyID != "" && !slices.Contains(keep, st.RetiringKeyID) {
+		r.RetiringKeyID = st.RetiringKeyID
+		if until := st.PromotedAt.Add(o.Grace); !force && o.now().Before(until) {
+			return r, fmt.Errorf("%w: key %s stopped signing at %s and viewers may hold cookies signed with it until %s (%s from now); wait, or use --force to revoke it now (viewers holding those cookies get 403 until the player refreshes them)",
+				ErrTooEarly, st.RetiringKeyID, st.PromotedAt.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339), until.Sub(o.now()).Round(time.Second))
+		}
+		remove = append(remove, st.RetiringKeyID)
+	}
+	var strays []string
+	for _, k := range keys {
+		if !slices.Contains(keep, k) && !slices.Contains(remove, k) {
+			strays = append(strays, k)
+		}
+	}
+	if len(strays) > 0 {
+		if force {
+			remove = append(remove, strays...)
+		} else {
+			r.note("the key group also holds %v, which no rotation recorded and no secret stage signs with; `keys rotate finish --force` removes them", strays)
+		}
+	}
+	for _, id := range remove {
+		if err := o.B.RemoveKey(ctx, id); err != nil {
+			return r, fmt.Errorf("remove key %s from the key group: %w", id, err)
+		}
+		if err := o.B.DeletePublicKey(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
+			return r, fmt.Errorf("delete public key %s: %w", id, err)
+		}
+		r.RemovedKeyIDs = append(r.RemovedKeyIDs, id)
+	}
+	prev, err := o.optional(ctx, Previous)
+	if err != nil {
+		return r, fmt.Errorf("read previous version: %w", err)
+	}
+	if prev != nil && prev.ID != cur.ID && slices.Contains(remove, prev.Secret.KeyPairID) {
+		if err := o.B.Unstage(ctx, Previous, prev.ID); err != nil {
+			return r, fmt.Errorf("drop %s: %w", Previous, err)
+		}
+	}
+	if !st.IsZero() {
+		if err := o.B.SetState(ctx, State{}); err != nil {
+			return r, fmt.Errorf("clear rotation state: %w", err)
+		}
+	}
+	r.Changed = len(remove) > 0 || !st.IsZero()
+	if len(remove) > 0 {
+		r.note("removed %v from the key group and deleted the public keys; %s signs", remove, cur.Secret.KeyPairID)
+	} else {
+		r.note("nothing to finish: %s signs and no key is retiring", cur.Secret.KeyPairID)
+	}
+	r.Next = "rotation complete"
+	return r, nil
+}
+
+// Abort undoes a start that was not promoted: the pending public key leaves
+// the key group and is deleted, and the pending version loses its label.
+func (o *Ops) Abort(ctx context.Context) (Result, error) {
+	r := Result{Step: "rotate abort"}
+	cur, err := o.current(ctx)
+	if err != nil {
+		return r, err
+	}
+	r.SigningKeyID = cur.Secret.KeyPairID
+	st, err := o.B.State(ctx)
+	if err != nil {
+		return r, fmt.Errorf("read rotation state: %w", err)
+	}
+	pending, err := o.optional(ctx, Pending)
+	if err != nil {
+		return r, fmt.Errorf("read pending version: %w", err)
+	}
+	if pending == nil || pending.ID == cur.ID || pending.Secret.KeyPairID == cur.Secret.KeyPairID {
+		if st.Step == "promote" && st.SigningKeyID == cur.Secret.KeyPairID {
+			return r, fmt.Errorf("nothing to abort: %s was already promoted and signs; use `keys rotate rollback` to sign with %s again", cur.Secret.KeyPairID, st.RetiringKeyID)
+		}
+		r.note("nothing to abort: no pending key")
+		return r, nil
+	}
+	id := pending.Secret.KeyPairID
+	if err := o.B.RemoveKey(ctx, id); err != nil {
+		return r, fmt.Errorf("remove pending key %s from the key group: %w", id, err)
+	}
+	if err := o.B.DeletePublicKey(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
+		return r, fmt.Errorf("delete public key %s: %w", id, err)
+	}
+	if err := o.B.Unstage(ctx, Pending, pending.ID); err != nil {
+		return r, fmt.Errorf("drop %s: %w", Pending, err)
+	}
+	if st.Step == "promote" && st.SigningKeyID == id {
+		// A promote recorded but never applied: nothing was signed with id.
+		if err := o.B.SetState(ctx, State{}); err != nil {
+			return r, fmt.Errorf("clear rotation state: %w", err)
+		}
+	}
+	r.Changed = true
+	r.RemovedKeyIDs = []string{id}
+	r.note("aborted: pending key %s removed; %s still signs", id, cur.Secret.KeyPairID)
+	r.Next = "nothing in progress"
+	return r, nil
+}
+
+// Rollback, after promote and before finish, makes the previous key sign
+// again. The key that was promoted becomes the retiring key: cookies signed
+// with it in the meantime keep working until finish removes it after grace.
+func (o *Ops) Rollback(ctx context.Context) (Result, error) {
+	r := Result{Step: "rotate rollback"}
+	cur, err := o.current(ctx)
+	if err != nil {
+		return r, err
+	}
+	st, err := o.B.State(ctx)
+	if err != nil {
+		return r, fmt.Errorf("read rotation state: %w", err)
+	}
+	var target string
+	switch {
+	case st.Step == "rollback" && st.SigningKeyID == cur.Secret.KeyPairID:
+		r.SigningKeyID, r.RetiringKeyID = cur.Secret.KeyPairID, st.RetiringKeyID
+		r.note("already rolled back: %s signs", cur.Secret.KeyPairID)
+		r.Next = o.finishHint(st)
+		return r, nil
+	case st.Step == "rollback":
+		target = st.SigningKeyID // interrupted rollback
+	case st.Step == "promote" && st.SigningKeyID == cur.Secret.KeyPairID:
+		target = st.RetiringKeyID
+	default:
+		return r, fmt.Errorf("nothing to roll back: no promote is recorded (before promote, use `keys rotate abort`)")
+	}
+	prev, err := o.optional(ctx, Previous)
+	if err != nil {
+		return r, fmt.Errorf("read previous version: %w", err)
+	}
+	if prev == nil || prev.Secret.KeyPairID != target {
+		return r, fmt.Errorf("cannot roll back: the secret's %s version does not hold key %s", Previous, target)
+	}
+	keys, err := o.B.GroupKeys(ctx)
+	if err != nil {
+		return r, fmt.Errorf("read key group: %w", err)
+	}
+	if !slices.Contains(keys, target) {
+		return r, fmt.Errorf("cannot roll back: key %s is no longer in the key group (finish already ran); rotate to a new key instead", target)
+	}
+	st = State{Step: "rollback", SigningKeyID: target, RetiringKeyID: cur.Secret.KeyPairID, PromotedAt: o.now().UTC().Truncate(time.Second)}
+	if err := o.B.SetState(ctx, st); err != nil {
+		return r, fmt.Errorf("record rotation state: %w", err)
+	}
+	if err := o.B.MakeCurrent(ctx, prev.ID); err != nil {
+		return r, fmt.Errorf("make %s current again: %w", target, err)
+	}
+	r.Changed = true
+	r.SigningKeyID, r.RetiringKeyID = target, st.RetiringKeyID
+	r.note("rolled back: %s signs again; %s still verifies until finish", target, st.RetiringKeyID)
+	r.Next = o.finishHint(st)
+	return r, nil
+}
+
+// checkPair verifies that the public key CloudFront holds for s.KeyPairID is
+// the public half of s's private key, by a sign/verify round trip over a
+// test policy with the algorithm's hash.
+func (o *Ops) checkPair(ctx context.Context, s cfsign.Secret) error {
+	key, err := s.Key()
+	if err != nil {
+		return fmt.Errorf("parse secret: %w", err)
+	}
+	pk, err := o.B.PublicKey(ctx, s.KeyPairID)
+	if err != nil {
+		return fmt.Errorf("fetch public key: %w", err)
+	}
+	pub, err := parsePublicKeyPEM(pk.PEM)
+	if err != nil {
+		return fmt.Errorf("public key %s: %w", s.KeyPairID, err)
+	}
+	policy := []byte(`{"Statement":[{"Resource":"https://cfgate.invalid/keys-test","Condition":{"DateLessThan":{"AWS:EpochTime":1}}}]}`)
+	sig, err := key.SignPolicy(policy)
+	if err != nil {
+		return fmt.Errorf("sign test policy: %w", err)
+	}
+	var digest []byte
+	h := crypto.SHA256
+	if s.Algorithm == cfsign.RSASHA1 {
+		d := sha1.Sum(policy)
+		digest, h = d[:], crypto.SHA1
+	} else {
+		d := sha256.Sum256(policy)
+		digest = d[:]
+	}
+	switch p := pub.(type) {
+	case *rsa.PublicKey:
+		if err := rsa.VerifyPKCS1v15(p, h, digest, sig); err != nil {
+			return fmt.Errorf("the uploaded public key does not verify the private key's signature")
+		}
+	case *ecdsa.PublicKey:
+		if !ecdsa.VerifyASN1(p, digest, sig) {
+			return fmt.Errorf("the uploaded public key does not verify the private key's signature")
+		}
+	default:
+		return fmt.Errorf("unsupported public key type %T", pub)
+	}
+	return nil
+}
+
+func parsePublicKeyPEM(b []byte) (crypto.PublicKey, error) {
+	block, _ := pem.Decode(b)
+	if block == nil || block.Type != "PUBLIC KEY" {
+		return nil, errors.New("not a PEM PUBLIC KEY")
+	}
+	return x509.ParsePKIXPublicKey(block.Bytes)
+}
+
+func without(list []string, drop ...string) []string {
+	var out []string
+	for _, s := range list {
+		if !slices.Contains(drop, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}

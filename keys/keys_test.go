@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/cfgate/cfgate/internal/cfsign"
+	"github.com/cfgate/cfgate/internal/keyops"
+	"github.com/cfgate/cfgate/internal/testutil/motoserver"
+)
+
+// where returns the flags that select a fresh place for keys: a unique
+// secret and key group on the test server, or a fresh state folder.
+func where(t *testing.T, local bool) []string {
+	if local {
+		return []string{"--local", "--state", filepath.Join(t.TempDir(), "state")}
+	}
+	return []string{"--secret-name", motoserver.Unique(t, "cfgate-key"), "--name", motoserver.Unique(t, "cfgate")}
+}
+
+func decode[T any](t *testing.T, s string) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, s)
+	}
+	return v
+}
+
+func TestCommands(t *testing.T) {
+	for _, local := range []bool{false, true} {
+		name := map[bool]string{false: "aws", true: "local"}[local]
+		t.Run(name, func(t *testing.T) {
+			a, clk := testApp(t)
+			w := where(t, local)
+			args := func(a ...string) []string { return append(a, w...) }
+
+			r := mustRun(t, a, args("init")...)
+			m := regexp.MustCompile(`^KeyGroupId=(\S+) SigningKeySecretArn=(\S+)\n$`).FindStringSubmatch(r.stdout)
+			if m == nil {
+				t.Fatalf("init stdout = %q, want one line KeyGroupId=… SigningKeySecretArn=…", r.stdout)
+			}
+			if r2 := mustRun(t, a, args("init")...); r2.stdout != r.stdout || !strings.Contains(r2.stderr, "already initialised") {
+				t.Errorf("second init: stdout %q stderr %q; want the same ids and 'already initialised'", r2.stdout, r2.stderr)
+			}
+			if !local {
+				if !strings.HasPrefix(m[2], "arn:aws:secretsmanager:") {
+					t.Errorf("SigningKeySecretArn = %q, want an ARN", m[2])
+				}
+				// The group id recorded on the secret is enough: no --key-group, no --name.
+				r := mustRun(t, a, "status", "--json", "--secret-name", w[1])
+				if st := decode[keyops.Status](t, r.stdout); st.KeyGroupID != m[1] {
+					t.Errorf("status found key group %q, want %q", st.KeyGroupID, m[1])
+				}
+			}
+
+			st := decode[keyops.Status](t, mustRun(t, a, args("status", "--json")...).stdout)
+			first := st.SigningKeyID
+			if len(st.Keys) != 1 || st.Keys[0].Role != "signing" {
+				t.Errorf("status = %+v", st)
+			}
+			human := mustRun(t, a, args("status")...).stdout
+			for _, want := range []string{"key group:", first, "signing", "next:", "rotate start"} {
+				if !strings.Contains(human, want) {
+					t.Errorf("status output lacks %q:\n%s", want, human)
+				}
+			}
+
+			res := decode[keyops.Result](t, mustRun(t, a, args("rotate", "start", "--json")...).stdout)
+			second := res.PendingKeyID
+			if second == "" || !res.Changed {
+				t.Fatalf("start = %+v", res)
+			}
+			res = decode[keyops.Result](t, mustRun(t, a, args("rotate", "promote", "--json")...).stdout)
+			if res.SigningKeyID != second || res.RetiringKeyID != first {
+				t.Errorf("promote = %+v", res)
+			}
+			r = a.exec(args("rotate", "finish")...)
+			if r.err == nil || !strings.Contains(r.err.Error(), "grace period has not passed") || !strings.Contains(r.err.Error(), "--force") {
+				t.Errorf("finish before grace: err = %v", r.err)
+			}
+			// A shorter grace (matching shorter cookie settings) is honoured.
+			clk.Add(4 * time.Minute)
+			mustRun(t, a, args("rotate", "finish", "--key-cache-ttl", "1m", "--cookie-lifetime", "1m", "--cookie-bucket", "1m", "--margin", "30s")...)
+			st = decode[keyops.Status](t, mustRun(t, a, args("status", "--json")...).stdout)
+			if st.SigningKeyID != second || len(st.Keys) != 1 {
+				t.Errorf("status after finish = %+v", st)
+			}
+
+			// abort and rollback
+			mustRun(t, a, args("rotate", "start", "--algorithm", "ecdsa-p256")...)
+			if r := mustRun(t, a, args("rotate", "abort")...); !strings.Contains(r.stdout, "aborted") {
+				t.Errorf("abort output: %s", r.stdout)
+			}
+			mustRun(t, a, args("rotate", "start")...)
+			mustRun(t, a, args("rotate", "promote")...)
+			if r := mustRun(t, a, args("rotate", "rollback")...); !strings.Contains(r.stdout, second+" signs again") {
+				t.Errorf("rollback output: %s", r.stdout)
+			}
+			mustRun(t, a, args("rotate", "finish", "--force")...)
+			st = decode[keyops.Status](t, mustRun(t, a, args("status", "--json")...).stdout)
+			if st.SigningKeyID != second || len(st.Keys) != 1 || !strings.Contains(st.Next, "nothing in progress") {
+				t.Errorf("status after rollback + finish = %+v", st)
+			}
+		})
+	}
+}
+
+func TestInitOut(t *testing.T) {
+	a, _ := testApp(t)
+	for _, local := range []bool{false, true} {
+		t.Run(map[bool]string{false: "aws", true: "local"}[local], func(t *testing.T) {
+			w := where(t, local)
+			out := filepath.Join(t.TempDir(), "private.pem")
+			mustRun(t, a, append([]string{"init", "--algorithm", "ecdsa-p256", "--out", out}, w...)...)
+			fi, err := os.Stat(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fi.Mode().Perm(); got != 0o600 {
+				t.Errorf("--out mode = %v, want 0600", got)
+			}
+			b, _ := os.ReadFile(out)
+			signer, err := cfsign.ParsePrivateKeyPEM(b)
+			if err != nil {
+				t.Fatalf("--out is not a private key PEM: %v", err)
+			}
+			st := decode[keyops.Status](t, mustRun(t, a, append([]string{"status", "--json"}, w...)...).stdout)
+			if _, err := cfsign.NewKey(st.SigningKeyID, cfsign.ECDSASHA256, signer); err != nil {
+				t.Errorf("--out key does not match the signing key: %v", err)
+			}
+			// Exclusive: an existing file is never overwritten.
+			r := a.exec(append([]string{"init", "--out", out}, w...)...)
+			if r.err == nil || !errors.Is(r.err, os.ErrExist) {
+				t.Errorf("init --out onto an existing file: err = %v, want ErrExist", r.err)
+			}
+			if b2, _ := os.ReadFile(out); string(b2) != string(b) {
+				t.Error("existing --out file was modified")
+			}
+		})
+	}
+}
+
+func TestPrivateKeyNeverOnDisk(t *testing.T) {
+	a, _ := testApp(t)
+	dir := t.TempDir()
+	t.Chdir(dir)
+	mustRun(t, a, append([]string{"init"}, where(t, false)...)...)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 0 {
+		t.Errorf("init without --out wrote files: %v", ents)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	a, _ := testApp(t)
+	missing := []string{"--secret-name", motoserver.Unique(t, "no-such-secret"), "--name", motoserver.Unique(t, "no-group")}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no command", nil, "exit status 2"},
+		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
+		{"rotate without step", []string{"rotate"}, "rotate needs a step"},
+		{"unknown rotate step", []string{"rotate", "sideways"}, `unknown command "rotate sideways"`},
+		{"stray argument", []string{"status", "extra"}, `unexpected argument "extra"`},
+		{"bad algorithm", []string{"init", "--algorithm", "dsa"}, "--algorithm"},
+		{"local without state", []string{"status", "--local"}, "--local needs --state"},
+		{"state without local", []string{"status", "--state", "x"}, "add --local"},
+		{"missing secret: start", append([]string{"rotate", "start"}, missing...), "no signing key"},
+		{"missing secret: promote", append([]string{"rotate", "promote"}, missing...), "keys init"},
+		{"missing secret: finish", append([]string{"rotate", "finish"}, missing...), "keys init"},
+		{"explain without url", []string{"explain", "--cookie", "a=b"}, "--url is required"},
+		{"explain bad public key", []string{"explain", "--url", courseURL, "--public-key", "K1"}, "want ID=FILE"},
+		{"explain bad now", []string{"explain", "--url", courseURL, "--now", "yesterday", "--public-key", "K=x"}, "--now"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := a.exec(tc.args...)
+			if r.err == nil || !strings.Contains(r.err.Error(), tc.want) {
+				t.Errorf("keys %v: err = %v, want it to mention %q", tc.args, r.err, tc.want)
+			}
+		})
+	}
+	if st := decode[keyops.Status](t, mustRun(t, a, append([]string{"status", "--json"}, missing...)...).stdout); !strings.Contains(st.Next, "keys init") {
+		t.Errorf("status on a missing secret: next = %q", st.Next)
+	}
+}
+
+// TestConcurrentEdit: another operator edits the key group between our read
+// and our write; the CLI retries on 412 and the rotation still succeeds.
+func TestConcurrentEdit(t *testing.T) {
+	a, _ := testApp(t)
+	w := where(t, false)
+	mustRun(t, a, append([]string{"init"}, w...)...)
+	cfg, _ := a.awsConfig(context.Background())
+	cf := cloudfront.NewFromConfig(cfg)
+	b := keyops.NewAWS(cf, secretsmanager.NewFromConfig(cfg), keyops.AWSOptions{SecretID: w[1], GroupName: w[3]})
+	// Start from two terminals at once: both must end with one pending key in the group.
+	done := make(chan result, 2)
+	for range 2 {
+		go func() { done <- a.exec(append([]string{"rotate", "start", "--json"}, w...)...) }()
+	}
+	var ok int
+	for range 2 {
+		if r := <-done; r.err == nil {
+			ok++
+		} else if !strings.Contains(r.err.Error(), "modified concurrently") && !strings.Contains(r.err.Error(), "pending") {
+			t.Errorf("concurrent start failed unclearly: %v", r.err)
+		}
+	}
+	if ok == 0 {
+		t.Fatal("neither concurrent start succeeded")
+	}
+	mustRun(t, a, append([]string{"rotate", "start"}, w...)...) // resumes whatever the race left
+	keys, err := b.GroupKeys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending, err := b.Secret(context.Background(), keyops.Pending)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, k := range keys {
+		found = found || k == pending.Secret.KeyPairID
+	}
+	if !found || len(keys) < 2 || len(keys) > 3 {
+		t.Errorf("after concurrent starts: group %v, pending %s", keys, pending.Secret.KeyPairID)
+	}
+}

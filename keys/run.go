@@ -1,0 +1,357 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/cfgate/cfgate/internal/cfsign"
+	"github.com/cfgate/cfgate/internal/keyops"
+)
+
+const usage = `keys manages cfgate's CloudFront signing keys.
+
+Usage:
+  go run ./keys <command> [flags]
+
+Commands:
+  init             make the first key pair, the key group and the secret (idempotent);
+                   prints KeyGroupId=… SigningKeySecretArn=… for sam deploy
+  status           the keys in the group, which one signs, their ages, what is safe next
+  rotate start     new key pair: its public key joins the key group, the secret's new
+                   version is staged (AWSPENDING); the old key still signs
+  rotate promote   the staged key starts signing (AWSCURRENT); the time is recorded
+  rotate finish    remove the old public key once the grace period has passed
+                   (--force: now — emergency revocation)
+  rotate abort     undo a start that was not promoted
+  rotate rollback  after promote, before finish: sign with the previous key again
+  explain          what CloudFront answers to a Cookie header or a signed URL, and why
+                   (exit status 1 when it denies)
+
+Where the keys are (all commands):
+  --secret-name NAME   the Secrets Manager secret (default cfgate/signing-key)
+  --key-group ID       the CloudFront key group (default: recorded on the secret by
+                       init, else the key group named --name)
+  --name NAME          key group name for init, and public key name prefix (default cfgate)
+  --local --state DIR  the local distribution's state folder instead of AWS
+  --json               output for machines
+
+init:     --algorithm rsa-2048|ecdsa-p256 (default rsa-2048, signing RSA-SHA1;
+          also rsa-sha256, ecdsa-sha256)   --out FILE (also write the private key,
+          created exclusively with mode 0600; otherwise it never touches disk)
+rotate:   --algorithm (start; default: the current key's)   --force (finish)
+          grace = --key-cache-ttl 5m + --cookie-lifetime 10m + --cookie-bucket 5m
+                  + --margin 5m (match the login function's KEY_CACHE_TTL, COOKIE_TTL,
+                  COOKIE_BUCKET)
+explain:  --url URL (the requested URL; required)   --cookie 'Cookie header'
+          --source-ip IP   --now RFC3339|unix
+          keys: --public-key ID=FILE (repeatable) | --local --state DIR | the key
+          group (--key-group ID, or as above)
+
+AWS credentials and region come from the SDK's standard configuration
+(AWS_PROFILE, AWS_REGION, …); AWS_ENDPOINT_URL points it at another endpoint.
+
+Examples:
+  go run ./keys init
+  sam deploy --parameter-overrides $(go run ./keys init)
+  go run ./keys status
+  go run ./keys rotate start
+  go run ./keys rotate promote
+  go run ./keys rotate finish
+  go run ./keys rotate start --local --state cfgate-state
+  go run ./keys explain --url https://d111.cloudfront.net/courses/intro-to-hls/ts/master.m3u8 \
+      --cookie 'CloudFront-Policy=…; CloudFront-Signature=…; CloudFront-Key-Pair-Id=K…'
+`
+
+// exitError ends the program with code and no further message (the output
+// already said everything, as explain's verdict does).
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// app holds what tests replace: the AWS configuration and the clock.
+type app struct {
+	awsConfig func(ctx context.Context) (aws.Config, error)
+	now       func() time.Time
+}
+
+var defaultApp = app{
+	awsConfig: func(ctx context.Context) (aws.Config, error) { return config.LoadDefaultConfig(ctx) },
+	now:       time.Now,
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return defaultApp.run(ctx, args, stdin, stdout, stderr)
+}
+
+// common are the flags every command takes.
+type common struct {
+	secretName, keyGroup, name, state string
+	local, json                       bool
+	grace                             keyops.Grace
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.secretName, "secret-name", "cfgate/signing-key", "Secrets Manager secret `name` or ARN")
+	fs.StringVar(&c.keyGroup, "key-group", "", "CloudFront key group `id` (default: recorded on the secret by init)")
+	fs.StringVar(&c.name, "name", "cfgate", "key group `name` (init) and public key name prefix")
+	fs.BoolVar(&c.local, "local", false, "use the local distribution's state folder (--state) instead of AWS")
+	fs.StringVar(&c.state, "state", "", "the local distribution's state `folder` (with --local)")
+	fs.BoolVar(&c.json, "json", false, "print JSON")
+	d := keyops.DefaultGrace()
+	fs.DurationVar(&c.grace.KeyCacheTTL, "key-cache-ttl", d.KeyCacheTTL, "how long signers cache the signing key (KEY_CACHE_TTL)")
+	fs.DurationVar(&c.grace.CookieLifetime, "cookie-lifetime", d.CookieLifetime, "longest cookie lifetime (COOKIE_TTL)")
+	fs.DurationVar(&c.grace.CookieBucket, "cookie-bucket", d.CookieBucket, "cookie expiry rounding (COOKIE_BUCKET)")
+	fs.DurationVar(&c.grace.Margin, "margin", d.Margin, "extra wait for clock skew and stragglers")
+}
+
+func (a app) backend(ctx context.Context, c *common) (keyops.Backend, error) {
+	if c.local {
+		if c.state == "" {
+			return nil, errors.New("--local needs --state DIR (the local distribution's state folder)")
+		}
+		return keyops.NewLocal(c.state), nil
+	}
+	if c.state != "" {
+		return nil, errors.New("--state is for the local distribution: add --local")
+	}
+	cfg, err := a.awsConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("AWS configuration: %w", err)
+	}
+	return keyops.NewAWS(cloudfront.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg), keyops.AWSOptions{
+		SecretID: c.secretName, KeyGroupID: c.keyGroup, GroupName: c.name,
+	}), nil
+}
+
+func parseAlgorithm(s string) (cfsign.Algorithm, error) {
+	switch strings.ToLower(s) {
+	case "":
+		return "", nil
+	case "rsa-2048", "rsa":
+		return cfsign.RSASHA1, nil
+	case "ecdsa-p256", "ecdsa":
+		return cfsign.ECDSASHA256, nil
+	}
+	alg, err := cfsign.ParseAlgorithm(s)
+	if err != nil {
+		return "", fmt.Errorf("--algorithm %q: want rsa-2048, ecdsa-p256, rsa-sha256 or ecdsa-sha256", s)
+	}
+	return alg, nil
+}
+
+func (a app) run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitError{2}
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	case "rotate":
+		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
+			return errors.New("rotate needs a step: start, promote, finish, abort or rollback (see `keys help`)")
+		}
+		cmd, rest = "rotate "+rest[0], rest[1:]
+	}
+	fs := flag.NewFlagSet("keys "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintf(stderr, "usage of keys %s (see `keys help`):\n", cmd); fs.PrintDefaults() }
+	var c common
+	c.register(fs)
+	var (
+		algorithm, out                 string
+		force                          bool
+		url, cookie, sourceIP, nowFlag string
+		publicKeys                     multiFlag
+	)
+	switch cmd {
+	case "init", "rotate start":
+		fs.StringVar(&algorithm, "algorithm", "", "key type: rsa-2048 (RSA-SHA1) or ecdsa-p256 (ECDSA-SHA256); also rsa-sha256")
+	}
+	switch cmd {
+	case "init":
+		fs.StringVar(&out, "out", "", "also write the private key PEM to `FILE` (created exclusively, mode 0600)")
+	case "rotate finish":
+		fs.BoolVar(&force, "force", false, "remove the old key now, before the grace period (emergency revocation)")
+	case "explain":
+		fs.StringVar(&url, "url", "", "the requested `URL` (absolute)")
+		fs.StringVar(&cookie, "cookie", "", "the request's Cookie `header`")
+		fs.StringVar(&sourceIP, "source-ip", "", "the viewer's `IP` address")
+		fs.StringVar(&nowFlag, "now", "", "the request `time` (RFC 3339 or Unix seconds; default now)")
+		fs.Var(&publicKeys, "public-key", "trust the public key `ID=FILE` (PEM; repeatable)")
+	case "status", "rotate start", "rotate promote", "rotate abort", "rotate rollback":
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+	if err := fs.Parse(rest); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return exitError{2}
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q (flags go after the command)", cmd, fs.Arg(0))
+	}
+	if cmd == "explain" {
+		return a.explain(ctx, &c, explainArgs{url: url, cookie: cookie, sourceIP: sourceIP, now: nowFlag, publicKeys: publicKeys}, stdout)
+	}
+	alg, err := parseAlgorithm(algorithm)
+	if err != nil {
+		return err
+	}
+	b, err := a.backend(ctx, &c)
+	if err != nil {
+		return err
+	}
+	ops := &keyops.Ops{B: b, Algorithm: alg, Grace: c.grace.Total(), Name: c.name, Now: a.now}
+	var res keyops.Result
+	switch cmd {
+	case "init":
+		var export func([]byte) error
+		if out != "" {
+			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				return fmt.Errorf("--out: %w", err)
+			}
+			written := false
+			defer func() {
+				f.Close()
+				if !written {
+					os.Remove(out)
+				}
+			}()
+			export = func(pem []byte) error {
+				if _, err := f.Write(pem); err != nil {
+					return err
+				}
+				if err := f.Close(); err != nil {
+					return err
+				}
+				written = true
+				return nil
+			}
+		}
+		res, err = ops.Init(ctx, export)
+		if err != nil {
+			return fmt.Errorf("init: %w", err)
+		}
+		if c.json {
+			return writeJSON(stdout, res)
+		}
+		for _, n := range res.Notes {
+			fmt.Fprintln(stderr, n)
+		}
+		if out != "" {
+			fmt.Fprintf(stderr, "private key written to %s (mode 0600): keep it offline or delete it\n", out)
+		}
+		fmt.Fprintf(stdout, "KeyGroupId=%s SigningKeySecretArn=%s\n", res.KeyGroupID, res.SecretID)
+		return nil
+	case "status":
+		st, err := ops.Status(ctx)
+		if err != nil {
+			return fmt.Errorf("status: %w", err)
+		}
+		if c.json {
+			return writeJSON(stdout, st)
+		}
+		printStatus(stdout, st, c.grace)
+		return nil
+	case "rotate start":
+		res, err = ops.Start(ctx)
+	case "rotate promote":
+		res, err = ops.Promote(ctx)
+	case "rotate finish":
+		res, err = ops.Finish(ctx, force)
+	case "rotate abort":
+		res, err = ops.Abort(ctx)
+	case "rotate rollback":
+		res, err = ops.Rollback(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
+	if c.json {
+		return writeJSON(stdout, res)
+	}
+	printResult(stdout, res)
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func printResult(w io.Writer, r keyops.Result) {
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "%s: %s\n", r.Step, n)
+	}
+	if r.SigningKeyID != "" {
+		fmt.Fprintf(w, "  signing:  %s\n", r.SigningKeyID)
+	}
+	if r.PendingKeyID != "" {
+		fmt.Fprintf(w, "  pending:  %s\n", r.PendingKeyID)
+	}
+	if r.RetiringKeyID != "" {
+		fmt.Fprintf(w, "  retiring: %s\n", r.RetiringKeyID)
+	}
+	if r.Next != "" {
+		fmt.Fprintf(w, "next: %s\n", r.Next)
+	}
+}
+
+func printStatus(w io.Writer, s keyops.Status, g keyops.Grace) {
+	fmt.Fprintf(w, "key group: %s (%d of %d keys)\n", s.KeyGroupID, countInGroup(s.Keys), keyops.MaxKeysPerGroup)
+	fmt.Fprintf(w, "secret:    %s\n", s.SecretID)
+	for _, k := range s.Keys {
+		where := ""
+		if !k.InGroup {
+			where = "  NOT IN THE KEY GROUP"
+		}
+		created := "-"
+		if !k.Created.IsZero() {
+			created = k.Created.Format(time.RFC3339)
+		}
+		fmt.Fprintf(w, "  %-16s %-9s created %s (age %s)%s\n", k.ID, k.Role, created, k.Age, where)
+	}
+	if r := s.Rotation; !r.IsZero() {
+		fmt.Fprintf(w, "rotation:  %s at %s: %s signs, %s retiring; grace %s (%s) ends %s\n",
+			r.Step, r.PromotedAt.Format(time.RFC3339), r.SigningKeyID, r.RetiringKeyID, g.Total(), graceFormula(g), s.GraceEndsAt.Format(time.RFC3339))
+	}
+	fmt.Fprintf(w, "next:      %s\n", s.Next)
+}
+
+func graceFormula(g keyops.Grace) string {
+	return fmt.Sprintf("key cache %s + cookie %s + bucket %s + margin %s", g.KeyCacheTTL, g.CookieLifetime, g.CookieBucket, g.Margin)
+}
+
+func countInGroup(keys []keyops.KeyStatus) int {
+	n := 0
+	for _, k := range keys {
+		if k.InGroup {
+			n++
+		}
+	}
+	return n
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
