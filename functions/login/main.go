@@ -26,13 +26,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/cfgate/cfgate/internal/api"
 	"github.com/cfgate/cfgate/internal/cfsign"
 	"github.com/cfgate/cfgate/internal/keysource"
 	"github.com/cfgate/cfgate/internal/lambdahttp"
 	"github.com/cfgate/cfgate/internal/loginconfig"
+	"github.com/cfgate/cfgate/internal/ssmparam"
 	"github.com/cfgate/cfgate/internal/store/dynamo"
 )
 
@@ -87,7 +87,7 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, logger *slog.Logger) (http.Handler, error) {
 	var ssmClient loginconfig.GetParameterAPI
 	if cfg.DistributionDomainParameter != "" {
-		ssmClient = ssm.NewFromConfig(awsCfg)
+		ssmClient = ssmparam.New(awsCfg, cfg.SSMEndpoint)
 	}
 	t0 := time.Now()
 	domain, err := cfg.ResolveDomain(ctx, ssmClient)

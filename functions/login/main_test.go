@@ -136,8 +136,15 @@ func TestBootstrap(t *testing.T) {
 		checkAccess(t, decode(t, out), w.pub)
 	}
 
+	// The process may write a request's log line after it has posted the
+	// response to the Runtime API, so wait (bounded) for the last one.
+	wants := []string{`"requestId":"req-1"`, `"requestId":"req-3"`, `"message":"login function ready"`, `"domain":"` + testDomain + `"`, `"message":"signing key loaded"`}
 	logs := f.out.String()
-	for _, want := range []string{`"requestId":"req-1"`, `"requestId":"req-3"`, `"message":"login function ready"`, `"domain":"` + testDomain + `"`, `"message":"signing key loaded"`} {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !containsAll(logs, wants); {
+		time.Sleep(20 * time.Millisecond)
+		logs = f.out.String()
+	}
+	for _, want := range wants {
 		if !strings.Contains(logs, want) {
 			t.Errorf("logs lack %s:\n%s", want, logs)
 		}
@@ -195,4 +202,13 @@ func TestBootstrapBadConfigExits(t *testing.T) {
 	if n := f.rt.nexts.Load(); n != 0 {
 		t.Errorf("the function polled for invocations %d times", n)
 	}
+}
+
+func containsAll(s string, subs []string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
 }

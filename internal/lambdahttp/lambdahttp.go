@@ -253,10 +253,17 @@ func EventFromRequest(r *http.Request) (events.APIGatewayV2HTTPRequest, error) {
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 
+	// An HTTP API delivers rawPath percent-decoded, cut at a decoded '?'
+	// (live captures; REST APIs and function URLs keep the encoding): do the
+	// same, so the local distribution routes /api/* exactly as AWS would.
+	rawPath := r.URL.Path
+	if i := strings.IndexByte(rawPath, '?'); i >= 0 {
+		rawPath = rawPath[:i]
+	}
 	ev := events.APIGatewayV2HTTPRequest{
 		Version:        "2.0",
 		RouteKey:       "$default",
-		RawPath:        r.URL.EscapedPath(),
+		RawPath:        rawPath,
 		RawQueryString: r.URL.RawQuery,
 		Headers:        map[string]string{},
 		RequestContext: events.APIGatewayV2HTTPRequestContext{

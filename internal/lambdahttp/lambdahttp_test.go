@@ -250,7 +250,8 @@ func TestProxyRoundTrip(t *testing.T) {
 	if c := resp.Cookies(); len(c) != 2 || c[0].Name != "a" || c[1].Name != "b" || c[0].Path != "/courses/x/" {
 		t.Errorf("client cookies = %v", c)
 	}
-	if got.Method != "POST" || got.RawPath != "/api/courses/%2A/access" || got.Query != "x=1&x=2" ||
+	// The path reaches the handler percent-decoded, as an HTTP API delivers it.
+	if got.Method != "POST" || got.RawPath != "/api/courses/*/access" || got.Query != "x=1&x=2" ||
 		got.Host != strings.TrimPrefix(srv.URL, "http://") || got.RemoteAddr != "127.0.0.1:0" ||
 		!bytes.Equal(got.Body, []byte{0xff, 0xfe}) || got.Cookies["cfgate_session"] != "v" || got.Cookies["other"] != "w" ||
 		got.Header.Get("X-Multi") != "a,b" {

@@ -18,9 +18,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-
 	"github.com/cfgate/cfgate/internal/cfsign"
 )
 
@@ -76,6 +73,10 @@ type Config struct {
 	// LogLevel is the minimum level logged (LOG_LEVEL: debug, info, warn,
 	// error; default info).
 	LogLevel slog.Level
+	// SSMEndpoint overrides the SSM endpoint for the domain parameter
+	// (AWS_ENDPOINT_URL_SSM, the SDK's service-specific endpoint variable;
+	// AWS_ENDPOINT_URL applies through the SDK configuration as usual).
+	SSMEndpoint string
 }
 
 // Error lists every problem found in the environment.
@@ -205,6 +206,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 	}
 
+	c.SSMEndpoint = get("AWS_ENDPOINT_URL_SSM")
+
 	if len(errs) > 0 {
 		return Config{}, &Error{Problems: errs}
 	}
@@ -266,9 +269,11 @@ func (c Config) AllowedOrigins(domain string) []string {
 	return out
 }
 
-// GetParameterAPI is the SSM call ResolveDomain needs; *ssm.Client has it.
+// GetParameterAPI is the SSM call ResolveDomain needs; *ssmparam.Client has
+// it (the full service/ssm client is not linked into the Lambda: see
+// internal/ssmparam).
 type GetParameterAPI interface {
-	GetParameter(ctx context.Context, params *ssm.GetParameterInput, optFns ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+	GetParameterValue(ctx context.Context, name string) (string, error)
 }
 
 // ErrNoDomain reports that the distribution domain could not be resolved.
@@ -287,14 +292,11 @@ func (c Config) ResolveDomain(ctx context.Context, client GetParameterAPI) (stri
 	if client == nil {
 		return "", fmt.Errorf("%w: no SSM client for parameter %q", ErrNoDomain, c.DistributionDomainParameter)
 	}
-	out, err := client.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(c.DistributionDomainParameter)})
+	value, err := client.GetParameterValue(ctx, c.DistributionDomainParameter)
 	if err != nil {
 		return "", fmt.Errorf("%w: read SSM parameter %q: %w", ErrNoDomain, c.DistributionDomainParameter, err)
 	}
-	if out.Parameter == nil || out.Parameter.Value == nil {
-		return "", fmt.Errorf("%w: SSM parameter %q has no value", ErrNoDomain, c.DistributionDomainParameter)
-	}
-	d := strings.ToLower(strings.TrimSpace(*out.Parameter.Value))
+	d := strings.ToLower(strings.TrimSpace(value))
 	if err := cfsign.ValidateDomain(d); err != nil {
 		return "", fmt.Errorf("%w: SSM parameter %q holds %q: %w", ErrNoDomain, c.DistributionDomainParameter, d, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/cfgate/cfgate/internal/ssmparam"
 	"github.com/cfgate/cfgate/internal/testutil/motoserver"
 )
 
@@ -234,7 +235,7 @@ func TestResolveDomainSSM(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var c GetParameterAPI = client
+			var c GetParameterAPI = ssmparam.New(srv.Config(t), "")
 			if tt.cfg.DistributionDomain != "" {
 				c = nil // must not be used
 			}
