@@ -288,6 +288,9 @@ func TestServer(t *testing.T) {
 	n := 0
 	for _, ck := range r.Cookies() {
 		if strings.HasPrefix(ck.Name, "CloudFront-") {
+			if ck.MaxAge < 0 { // the SHA-1 set's deletion of a stale Hash-Algorithm cookie
+				continue
+			}
 			n++
 			if ck.Path != "/courses/intro-to-hls/" || !ck.Secure || !ck.HttpOnly {
 				t.Errorf("cookie %s: Path=%q Secure=%v HttpOnly=%v", ck.Name, ck.Path, ck.Secure, ck.HttpOnly)

@@ -87,7 +87,13 @@ func newBucket(originDir, hlsJS string) (*bucket, error) {
 		if !st.IsDir() {
 			return nil, fmt.Errorf("origin folder %s: not a directory", originDir)
 		}
-		b.mounts = append(b.mounts, mount{fsys: os.DirFS(originDir)})
+		// os.Root, not os.DirFS: a symlink (or "..") cannot reach a file
+		// outside the origin folder, as no S3 key can.
+		root, err := os.OpenRoot(originDir)
+		if err != nil {
+			return nil, fmt.Errorf("origin folder: %w", err)
+		}
+		b.mounts = append(b.mounts, mount{fsys: root.FS()})
 		b.desc = originDir
 	} else {
 		media, err := fs.Sub(demoMedia, "demo/media")

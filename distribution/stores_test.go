@@ -134,3 +134,36 @@ func TestOriginFolder(t *testing.T) {
 		})
 	}
 }
+
+// TestOriginFolderNoEscape: a symlink inside the origin folder that points
+// outside it is not followed (S3 has no symlinks; locally one must not leak
+// files or cross course scopes), while ordinary files are served.
+func TestOriginFolderNoEscape(t *testing.T) {
+	origin, outside := t.TempDir(), t.TempDir()
+	if err := os.MkdirAll(filepath.Join(origin, "courses", "intro-to-hls"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(origin, "courses", "intro-to-hls", "ok.m3u8"), []byte("#EXTM3U\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(outside, "passwd"), []byte("secret"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(origin, "courses", "intro-to-hls", "leak")); err != nil {
+		t.Fatal(err)
+	}
+	b, err := newBucket(origin, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]int{
+		"courses/intro-to-hls/ok.m3u8":     http.StatusOK,
+		"courses/intro-to-hls/leak/passwd": http.StatusNotFound,
+	} {
+		rec := httptest.NewRecorder()
+		b.serveObject(rec, httptest.NewRequest("GET", "/"+key, nil), key)
+		if rec.Code != want || strings.Contains(rec.Body.String(), "secret") {
+			t.Errorf("%s: status %d body %q, want %d", key, rec.Code, rec.Body.String(), want)
+		}
+	}
+}

@@ -66,7 +66,19 @@ func (h *Handler) access(w http.ResponseWriter, r *http.Request, req *request) e
 	if err != nil {
 		return unavailable("key_unavailable", err)
 	}
-	cc, err := h.issuer.Issue(key, id, cfsign.Conditions{})
+	// Cookies must not outlive the grant or the session: cap the expiry at
+	// whichever ends first (the bucketed expiry applies when both end later).
+	limit, limitIsGrant := s.Expires, false
+	if !g.Expires.IsZero() && g.Expires.Before(limit) {
+		limit, limitIsGrant = g.Expires, true
+	}
+	cc, err := h.issuer.Issue(key, id, cfsign.Conditions{NotAfter: limit})
+	if errors.Is(err, cfsign.ErrNotAfterPassed) {
+		if limitIsGrant {
+			return fail(kindForbidden, "grant_expired", "no access to this course")
+		}
+		return fail(kindUnauthorized, "session_expired", "")
+	}
 	if err != nil {
 		return internal("sign_error", err, "issue cookies for %q", id)
 	}

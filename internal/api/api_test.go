@@ -302,8 +302,10 @@ func TestAccess(t *testing.T) {
 			t.Errorf("%s: Path=%q HttpOnly=%v Secure=%v", name, c.Path, c.HttpOnly, c.Secure)
 		}
 	}
-	if _, ok := cookies["CloudFront-Hash-Algorithm"]; ok {
-		t.Error("RSA-SHA1 key sent CloudFront-Hash-Algorithm")
+	// An RSA-SHA1 set never sets CloudFront-Hash-Algorithm; it deletes any
+	// stale one (left over from a SHA-256 key before a rotation).
+	if c, ok := cookies["CloudFront-Hash-Algorithm"]; !ok || c.MaxAge >= 0 || c.Path != "/courses/"+courseIntro+"/" {
+		t.Errorf("RSA-SHA1 set: CloudFront-Hash-Algorithm = %+v, want a deletion with the course Path", c)
 	}
 	if got := cookies["CloudFront-Key-Pair-Id"].Value; got != testKeyID {
 		t.Errorf("Key-Pair-Id = %q, want %q", got, testKeyID)

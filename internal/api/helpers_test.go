@@ -318,9 +318,15 @@ func findCookie(resp *http.Response, name string) *http.Cookie {
 }
 
 // cloudFrontCookies are the response's Set-Cookie lines for CloudFront-*.
+// cloudFrontCookies returns the CloudFront-* Set-Cookie values that set a
+// cookie (deletions, Max-Age<=0, are left out: a SHA-1 set also deletes a
+// stale CloudFront-Hash-Algorithm, which grants nothing).
 func cloudFrontCookies(resp *http.Response) []string {
 	var out []string
 	for _, v := range resp.Header.Values("Set-Cookie") {
+		if c, err := http.ParseSetCookie(v); err == nil && c.MaxAge < 0 {
+			continue
+		}
 		if strings.HasPrefix(strings.TrimSpace(v), "CloudFront-") {
 			out = append(out, v)
 		}

@@ -70,6 +70,7 @@ func ExampleIssuer_Issue() {
 	// CloudFront-Policy=eyJTdGF0ZW1lbnQiOlt7IlJlc291cmNlIjoiaHR0cHM6Ly9kMTExMTExYWJjZGVmOC5jbG91ZGZyb250Lm5ldC9jb3Vyc2VzL2ludHJvLXRvLWhscy8qIiwiQ29uZGl0aW9uIjp7IkRhdGVMZXNzVGhhbiI6eyJBV1M6RXBvY2hUaW1lIjoxNzY3MzIzNzAwfX19XX0_; Path=/courses/intro-to-hls/; HttpOnly; Secure; SameSite=Lax
 	// CloudFront-Signature=aCJ0dKnoW-WQVLTtUaWDfM5DcJ~tmDJkiE23KQeo11BjS-qAeicGQ-QvUPMbDtO2tJu9MPTR7Cw1NGllHvLNoGKNMw-D0tRjifbUANfxUD~YzixWqrfQm9V9geEBHsJTBcLfYUp82uMJ6xMKTbORFwysjKMyGJ4QP8en8ioOsHLsmFAxzOBwjj00LhTyfQzS9DuPmm4S7~AieH2Ah0VdrkTCeG8g1UKGDuSaA2b1gqm64I3YnqHtBHE3WugSiXE-mQRMqW-pBmXHatSgN0KLNhFTP7nrLhLcK9FQjQ2Ex76lS5LMhHsy0TXH0XxdyCjzDc0IBmeYME-hWPJmfr~XuQ__; Path=/courses/intro-to-hls/; HttpOnly; Secure; SameSite=Lax
 	// CloudFront-Key-Pair-Id=K2JCJMDEHXQW5F; Path=/courses/intro-to-hls/; HttpOnly; Secure; SameSite=Lax
+	// CloudFront-Hash-Algorithm=; Path=/courses/intro-to-hls/; Max-Age=0; HttpOnly; Secure; SameSite=Lax
 }
 
 // ECDSA signatures are randomised, so this example checks the signature with

@@ -131,8 +131,10 @@ type CourseCookies struct {
 // SetCookies returns the cookies as Set-Cookie header values, ready for an
 // API Gateway v2 / Lambda response's Cookies field. It reflects any change
 // made to Cookies; unchanged cookies reuse strings rendered once per signature.
+// A SHA-1 set ends with one more value that deletes CloudFront-Hash-Algorithm.
 func (c CourseCookies) SetCookies() []string {
-	out := make([]string, len(c.Cookies))
+	extra := c.rendered[min(len(c.proto), len(c.rendered)):]
+	out := make([]string, len(c.Cookies), len(c.Cookies)+len(extra))
 	for i, ck := range c.Cookies {
 		if i < len(c.proto) && ck != nil && cookieEqual(ck, &c.proto[i]) {
 			out[i] = c.rendered[i]
@@ -140,7 +142,9 @@ func (c CourseCookies) SetCookies() []string {
 			out[i] = ck.String()
 		}
 	}
-	return out
+	// For SHA-1 sets: the deletion of a stale CloudFront-Hash-Algorithm
+	// cookie (see Issuer.build); it is not part of Cookies.
+	return append(out, extra...)
 }
 
 // cookieEqual compares every field of http.Cookie (a test checks the list is
@@ -153,6 +157,10 @@ func cookieEqual(a, b *http.Cookie) bool {
 		a.SameSite == b.SameSite && a.Partitioned == b.Partitioned && a.Raw == b.Raw &&
 		len(a.Unparsed) == 0 && len(b.Unparsed) == 0
 }
+
+// ErrNotAfterPassed is returned by Issue when Conditions.NotAfter caps the
+// expiry at a time that is not in the future: there is nothing to grant.
+var ErrNotAfterPassed = errors.New("cfsign: NotAfter is not in the future")
 
 // cacheKey identifies a signature: everything that goes into the signed
 // bytes plus the key material's fingerprint (the issuer's domain is fixed).
@@ -187,6 +195,13 @@ func (i *Issuer) Issue(key *Key, courseID string, c Conditions) (CourseCookies, 
 		return CourseCookies{}, err
 	}
 	expires := i.expiry()
+	if !c.NotAfter.IsZero() && c.NotAfter.Before(expires) {
+		capped := time.Unix(c.NotAfter.Unix(), 0).UTC()
+		if !capped.After(i.now()) {
+			return CourseCookies{}, ErrNotAfterPassed
+		}
+		expires = capped
+	}
 	c, err := c.normalize(expires)
 	if err != nil {
 		return CourseCookies{}, err
@@ -234,6 +249,16 @@ func (i *Issuer) build(key *Key, courseID string, expires time.Time, policy, sig
 		*c = attrs
 		c.Name, c.Value = names[j], values[j]
 		s.rendered[j] = names[j] + "=" + values[j] + suffix
+	}
+	if n == 3 {
+		// A SHA-1 set also deletes any CloudFront-Hash-Algorithm=SHA256 the
+		// browser still holds from a SHA-256 key (before a rotation that
+		// changed the algorithm): left in place, it would make CloudFront
+		// check the new SHA-1 signature as SHA-256 and deny every request.
+		del := http.Cookie{Name: CookieHashAlgorithm}
+		i.setAttrs(&del, courseID, time.Time{})
+		del.Expires, del.MaxAge = time.Time{}, -1
+		s.rendered = append(s.rendered, del.String())
 	}
 	return s
 }

@@ -90,8 +90,16 @@ func TestIssue(t *testing.T) {
 				}
 			}
 			sc := cc.SetCookies()
-			if len(sc) != wantN {
-				t.Fatalf("SetCookies gave %d strings", len(sc))
+			wantSC := wantN
+			if wantN == 3 {
+				wantSC = 4 // plus the deletion of a stale CloudFront-Hash-Algorithm
+				del, err := http.ParseSetCookie(sc[3])
+				if err != nil || del.Name != CookieHashAlgorithm || del.MaxAge >= 0 || del.Path != "/courses/intro-to-hls/" {
+					t.Errorf("SHA-1 set's last Set-Cookie = %q, want a deletion of %s on the course path", sc[3], CookieHashAlgorithm)
+				}
+			}
+			if len(sc) != wantSC {
+				t.Fatalf("SetCookies gave %d strings, want %d", len(sc), wantSC)
 			}
 			for i, c := range cc.Cookies {
 				if sc[i] != c.String() {
@@ -101,7 +109,7 @@ func TestIssue(t *testing.T) {
 			if got, want := sc[2], "CloudFront-Key-Pair-Id="+k.ID+"; Path=/courses/intro-to-hls/; HttpOnly; Secure; SameSite=Lax"; got != want {
 				t.Errorf("SetCookies()[2] = %q, want %q", got, want)
 			}
-			for i, s := range sc {
+			for i, s := range sc[:len(cc.Cookies)] {
 				if !strings.HasPrefix(s, cc.Cookies[i].Name+"="+cc.Cookies[i].Value+"; ") {
 					t.Errorf("SetCookies()[%d] does not carry cookie %s's value", i, cc.Cookies[i].Name)
 				}

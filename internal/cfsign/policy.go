@@ -114,6 +114,11 @@ type Conditions struct {
 	// SourceIP becomes IpAddress AWS:SourceIp. IPv4 only; host bits are
 	// cleared (192.0.2.7/24 is written 192.0.2.0/24).
 	SourceIP netip.Prefix
+	// NotAfter caps the expiry (Issuer.Issue only): when set and earlier
+	// than the bucketed expiry, DateLessThan is NotAfter rounded down to the
+	// second, so cookies never outlive a grant or session that ends sooner.
+	// It must then be at least a second in the future.
+	NotAfter time.Time
 }
 
 // normalize validates c against expires and returns it with SourceIP masked.
