@@ -16,13 +16,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cfgate/cfgate/distribution/behavior"
 	"github.com/cfgate/cfgate/internal/cfsign"
 	"github.com/cfgate/cfgate/internal/keysource"
+	"github.com/cfgate/cfgate/internal/testutil/syncbuf"
 )
 
 const testPassword = "test-demo-password"
@@ -400,24 +400,6 @@ func unsignedCopy(d *behavior.Distribution) *behavior.Distribution {
 	return c
 }
 
-// syncBuffer is a goroutine-safe buffer for run's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestRun starts the command's run on a free port, checks what it prints and that it
 // serves, then stops it by cancelling the context.
 func TestRun(t *testing.T) {
@@ -428,7 +410,7 @@ func TestRun(t *testing.T) {
 	t.Setenv("CFGATE_DEMO_PASSWORD", "printed-password")
 	state := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-state", state, "-template", tpl}, &stdout, &stderr)

@@ -35,6 +35,7 @@ import (
 	"github.com/cfgate/cfgate/internal/store"
 	"github.com/cfgate/cfgate/internal/store/dynamo"
 	"github.com/cfgate/cfgate/internal/testutil/motoserver"
+	"github.com/cfgate/cfgate/internal/testutil/syncbuf"
 )
 
 //go:embed testdata/*.json
@@ -370,7 +371,7 @@ func (rt *runtimeAPI) result(w http.ResponseWriter, r *http.Request, isErr bool)
 type function struct {
 	rt      *runtimeAPI
 	cmd     *exec.Cmd
-	out     *syncBuffer
+	out     *syncbuf.Buffer
 	started time.Time
 	exited  chan struct{}
 	waitErr error
@@ -394,7 +395,7 @@ func startFunction(t testing.TB, w *world, env map[string]string) *function {
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	f := &function{rt: rt, cmd: cmd, out: &syncBuffer{}, exited: make(chan struct{})}
+	f := &function{rt: rt, cmd: cmd, out: &syncbuf.Buffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = f.out, f.out
 	f.started = time.Now()
 	if err := cmd.Start(); err != nil {
@@ -434,15 +435,3 @@ func (f *function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		return nil, ctx.Err()
 	}
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

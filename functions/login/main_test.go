@@ -15,13 +15,14 @@ import (
 	"github.com/cfgate/cfgate/internal/lambdahttp"
 	"github.com/cfgate/cfgate/internal/loginconfig"
 	"github.com/cfgate/cfgate/internal/testutil/motoserver"
+	"github.com/cfgate/cfgate/internal/testutil/syncbuf"
 )
 
 func mapEnv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 // newTestInvoke wires the handler as main does, against moto, and returns
 // the Lambda JSON entry point.
-func newTestInvoke(t *testing.T, w *world, env map[string]string, logs *syncBuffer) func(context.Context, []byte) ([]byte, error) {
+func newTestInvoke(t *testing.T, w *world, env map[string]string, logs *syncbuf.Buffer) func(context.Context, []byte) ([]byte, error) {
 	t.Helper()
 	cfg, err := loginconfig.FromEnv(mapEnv(env))
 	if err != nil {
@@ -58,7 +59,7 @@ func noSecrets(t *testing.T, logs string, session string) {
 
 func TestHandlerLoginAndAccess(t *testing.T) {
 	w := seed(t)
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	invoke := newTestInvoke(t, w, w.env(), &logs)
 
 	session := checkLogin(t, decode(t, invokeJSON(t, invoke, event(t, "login.json", ""))))
@@ -95,7 +96,7 @@ func TestHandlerMissingSecretAnswers503(t *testing.T) {
 	w := seed(t)
 	env := w.env()
 	env["SIGNING_KEY_SECRET_ID"] = motoserver.Unique(t, "no-such-secret")
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	invoke := newTestInvoke(t, w, env, &logs) // starts: the key is fetched per request
 
 	session := checkLogin(t, decode(t, invokeJSON(t, invoke, event(t, "login.json", ""))))

@@ -27,20 +27,9 @@ func (h *Handler) access(w http.ResponseWriter, r *http.Request, req *request) e
 		return fail(kindNotFound, "malformed_course_id", "")
 	}
 	ctx, now := r.Context(), h.now()
-	s, err := h.currentSession(ctx, r, now)
+	s, err := h.sessionUser(ctx, r, req, now, kindForbidden, "account disabled")
 	if err != nil {
 		return err
-	}
-	req.user = userHash(s.Email)
-
-	u, err := h.store.GetUser(ctx, s.Email)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return fail(kindUnauthorized, "unknown_user", "")
-	case err != nil:
-		return internal("store_error", err, "get user")
-	case u.Disabled:
-		return fail(kindForbidden, "user_disabled", "account disabled")
 	}
 
 	if _, err := h.store.GetCourse(ctx, id); errors.Is(err, store.ErrNotFound) {

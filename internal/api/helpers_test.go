@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	_ "embed"
@@ -25,6 +24,7 @@ import (
 	"github.com/cfgate/cfgate/internal/password"
 	"github.com/cfgate/cfgate/internal/store"
 	"github.com/cfgate/cfgate/internal/store/mem"
+	"github.com/cfgate/cfgate/internal/testutil/syncbuf"
 )
 
 // testSigningKeyPEM is an RSA-2048 key made for these tests only
@@ -68,24 +68,6 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// lockedBuffer is a bytes.Buffer safe for concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // countingPasswords is the real internal/password verifier with call
 // counters, to show that unknown users get the same argon2id work.
 type countingPasswords struct {
@@ -125,8 +107,8 @@ type env struct {
 	h       *Handler
 	st      store.Store
 	clock   *clock
-	metrics *lockedBuffer
-	logs    *lockedBuffer
+	metrics *syncbuf.Buffer
+	logs    *syncbuf.Buffer
 	pw      *countingPasswords
 	key     *cfsign.Key
 	issuer  *cfsign.Issuer
@@ -187,8 +169,8 @@ func newEnv(tb testing.TB, opts ...envOption) *env {
 	ctx := context.Background()
 	e := &env{
 		clock:   &clock{t: t0},
-		metrics: &lockedBuffer{},
-		logs:    &lockedBuffer{},
+		metrics: &syncbuf.Buffer{},
+		logs:    &syncbuf.Buffer{},
 		pw:      &countingPasswords{},
 		key:     testKey(tb),
 	}

@@ -87,6 +87,28 @@ func (h *Handler) currentSession(ctx context.Context, r *http.Request, now time.
 	return s, nil
 }
 
+// sessionUser is currentSession plus the session's user, who must still
+// exist. A disabled user is refused with disabledKind: 401 where the
+// session is being checked (GET /session signs them out), 403 where an
+// action is refused (/access).
+func (h *Handler) sessionUser(ctx context.Context, r *http.Request, req *request, now time.Time, disabledKind kind, disabledText string) (store.Session, error) {
+	s, err := h.currentSession(ctx, r, now)
+	if err != nil {
+		return store.Session{}, err
+	}
+	req.user = userHash(s.Email)
+	u, err := h.store.GetUser(ctx, s.Email)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Session{}, fail(kindUnauthorized, "unknown_user", "")
+	case err != nil:
+		return store.Session{}, internal("store_error", err, "get user")
+	case u.Disabled:
+		return store.Session{}, fail(disabledKind, "user_disabled", disabledText)
+	}
+	return s, nil
+}
+
 // courseJSON is a course in the login and session answers.
 type courseJSON struct {
 	ID    string `json:"id"`
@@ -125,20 +147,10 @@ func (h *Handler) courses(ctx context.Context, email string, now time.Time) ([]c
 // session answers GET /api/session.
 func (h *Handler) session(w http.ResponseWriter, r *http.Request, req *request) error {
 	ctx, now := r.Context(), h.now()
-	s, err := h.currentSession(ctx, r, now)
+	// A disabled account is signed out everywhere it asks.
+	s, err := h.sessionUser(ctx, r, req, now, kindUnauthorized, "")
 	if err != nil {
 		return err
-	}
-	req.user = userHash(s.Email)
-	u, err := h.store.GetUser(ctx, s.Email)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return fail(kindUnauthorized, "unknown_user", "")
-	case err != nil:
-		return internal("store_error", err, "get user")
-	case u.Disabled:
-		// A disabled account is signed out everywhere it asks.
-		return fail(kindUnauthorized, "user_disabled", "")
 	}
 	courses, err := h.courses(ctx, s.Email, now)
 	if err != nil {

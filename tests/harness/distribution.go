@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cfgate/cfgate/internal/testutil/syncbuf"
 )
 
 // DemoEmail is the demo user the local distribution seeds.
@@ -103,28 +105,11 @@ type Distribution struct {
 	Password string
 
 	cmd    *exec.Cmd
-	out    *syncBuffer // stdout
-	log    *syncBuffer // stderr: the access log
+	out    *syncbuf.Buffer // stdout
+	log    *syncbuf.Buffer // stderr: the access log
 	done   chan struct{}
 	waitMu sync.Mutex
 	err    error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // FreePort returns a TCP port that was free on 127.0.0.1 a moment ago.
@@ -168,7 +153,7 @@ func Start(t testing.TB, o Options) *Distribution {
 		}
 		args = append(args, o.Args...)
 		d := &Distribution{URL: "http://" + host, Host: host, StateDir: o.StateDir, Password: o.Password,
-			out: &syncBuffer{}, log: &syncBuffer{}, done: make(chan struct{})}
+			out: &syncbuf.Buffer{}, log: &syncbuf.Buffer{}, done: make(chan struct{})}
 		d.cmd = exec.Command(bin, args...)
 		d.cmd.Dir = root // finds distribution/player/node_modules (hls.js) from here
 		d.cmd.Env = append(os.Environ(), "CFGATE_DEMO_PASSWORD="+o.Password)
