@@ -11,9 +11,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/awslabs/goformation/v7"
 	"github.com/awslabs/goformation/v7/cloudformation"
@@ -21,6 +23,7 @@ import (
 	"github.com/awslabs/goformation/v7/intrinsics"
 
 	"github.com/cfgate/cfgate/distribution/behavior"
+	"github.com/cfgate/cfgate/internal/keyops"
 )
 
 const (
@@ -251,10 +254,11 @@ func TestCustomDomainAndLogs(t *testing.T) {
 		}
 	})
 	t.Run("alternate domain", func(t *testing.T) {
-		cfg := distribution(t, load(t, map[string]string{
+		p := load(t, map[string]string{
 			"DomainName": "video.example.com", "CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc",
 			"EnableAccessLogs": "true",
-		}))
+		})
+		cfg := distribution(t, p)
 		vc := cfg.ViewerCertificate
 		if !slices.Equal(cfg.Aliases, []string{"video.example.com"}) || vc == nil ||
 			str(vc.AcmCertificateArn) != "arn:aws:acm:us-east-1:123456789012:certificate/abc" ||
@@ -263,6 +267,15 @@ func TestCustomDomainAndLogs(t *testing.T) {
 		}
 		if cfg.Logging == nil || cfg.Logging.IncludeCookies == nil || *cfg.Logging.IncludeCookies {
 			t.Errorf("logging %+v: want on, cookies excluded", cfg.Logging)
+		}
+		// Logs keep arriving while the distribution is deleted: a Delete policy
+		// would fail the stack's deletion on a non-empty bucket.
+		logs, err := p.tpl.GetS3BucketWithName("AccessLogsBucket")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dp := logs.AWSCloudFormationDeletionPolicy; dp != "Retain" {
+			t.Errorf("AccessLogsBucket DeletionPolicy = %q, want Retain (README Teardown deletes it after sam delete)", dp)
 		}
 	})
 }
@@ -423,6 +436,19 @@ func TestIAMNamesSpecificResources(t *testing.T) {
 	if !jsonEqual(got, want) {
 		t.Errorf("login role resources:\n got %v\nwant %v", got, want)
 	}
+	// The table actions are exactly the calls internal/store/dynamo makes on the
+	// login path (GetUser, GetSession, CreateSession, DeleteSession, GetCourse,
+	// GetGrant, ListGrants, ListCourses, RecordFailure, ResetFailures): no
+	// ConditionCheckItem, no TransactWriteItems (only the admin CLI's PutCourse
+	// uses it), no Scan or batch calls.
+	wantTable := []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"}
+	for _, pol := range roles["LoginRole"].Policies {
+		for _, st := range statements(t, pol.PolicyDocument) {
+			if st["Sid"] == "Table" && !slices.Equal(list(st["Action"]), wantTable) {
+				t.Errorf("login role table actions = %v, want %v", list(st["Action"]), wantTable)
+			}
+		}
+	}
 	// The SSM statement names the parameter the template creates.
 	ssm := p.props(t, "DistributionDomainParameter")
 	if name := ssm["Name"].(string); !strings.HasSuffix(want["DistributionDomain"][0], ":parameter"+name) {
@@ -513,10 +539,92 @@ func TestFunctions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, k := range []string{"KEY_GROUP_ID", "KEY_ALGORITHM", "GRACE_PERIOD"} {
+		for _, k := range []string{"KEY_GROUP_ID", "KEY_ALGORITHM", "GRACE_PERIOD", "PROPAGATION_WAIT"} {
 			if _, ok := rot.Environment.Variables[k]; !ok {
 				t.Errorf("rotate env lacks %s", k)
 			}
+		}
+	})
+	t.Run("rotation waits for propagation within one invocation", func(t *testing.T) {
+		rot, err := p.tpl.GetServerlessFunctionWithName("RotateFunction")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// testSecret waits for CloudFront to propagate the new key: Lambda's maximum.
+		if got := rot.Timeout; got == nil || *got != 900 {
+			t.Errorf("RotateFunction Timeout = %s, want 900", jsonString(got))
+		}
+		env := rot.Environment.Variables
+		// Defaults: grace 35m = 3 × key cache TTL 5m (stale-key serving) + cookie
+		// lifetime 10m + expiry bucket 5m + margin 5m; propagation wait 10m.
+		if env["GRACE_PERIOD"] != "35m" || env["PROPAGATION_WAIT"] != "10m" {
+			t.Errorf("GRACE_PERIOD=%q PROPAGATION_WAIT=%q, want 35m and 10m by default", env["GRACE_PERIOD"], env["PROPAGATION_WAIT"])
+		}
+		login, err := p.tpl.GetServerlessFunctionWithName("LoginFunction")
+		if err != nil {
+			t.Fatal(err)
+		}
+		le := login.Environment.Variables
+		var need time.Duration
+		for _, part := range []struct {
+			k string
+			n int
+		}{{"KEY_CACHE_TTL", 3}, {"COOKIE_TTL", 1}, {"COOKIE_BUCKET", 1}} {
+			d, err := time.ParseDuration(le[part.k])
+			if err != nil {
+				t.Fatalf("login %s=%q: %v", part.k, le[part.k], err)
+			}
+			need += time.Duration(part.n) * d
+		}
+		if grace, err := time.ParseDuration(env["GRACE_PERIOD"]); err != nil || grace < need+5*time.Minute {
+			t.Errorf("GRACE_PERIOD %s (%v) < 3×KEY_CACHE_TTL + COOKIE_TTL + COOKIE_BUCKET + 5m margin = %s", env["GRACE_PERIOD"], err, need+5*time.Minute)
+		}
+		p := load(t, map[string]string{"EnableScheduledRotation": "true", "RotationGracePeriod": "50m", "RotationPropagationWait": "3m"})
+		rot, err = p.tpl.GetServerlessFunctionWithName("RotateFunction")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if env := rot.Environment.Variables; env["GRACE_PERIOD"] != "50m" || env["PROPAGATION_WAIT"] != "3m" {
+			t.Errorf("parameters not passed: GRACE_PERIOD=%q PROPAGATION_WAIT=%q", env["GRACE_PERIOD"], env["PROPAGATION_WAIT"])
+		}
+
+		// The wait must end well before the 900 s timeout: the parameter's pattern.
+		param := p.doc["Parameters"].(map[string]any)["RotationPropagationWait"].(map[string]any)
+		re, err := regexp.Compile(param["AllowedPattern"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Accepted values must be what functions/rotate accepts, and the wait
+		// plus the 2 minutes internal/keyops asks for must fit the timeout.
+		for _, v := range []string{"1m", "10m", "13m", "1s", "90s", "600s", "779s", "780s"} {
+			if !re.MatchString(v) {
+				t.Errorf("RotationPropagationWait refuses %q", v)
+				continue
+			}
+			cfg, err := keyops.RotationConfigFromEnv(func(k string) string {
+				return map[string]string{"PROPAGATION_WAIT": v}[k]
+			})
+			if err != nil {
+				t.Errorf("RotationPropagationWait accepts %q, the rotation function does not: %v", v, err)
+			} else if cfg.Propagation+2*time.Minute > 900*time.Second {
+				t.Errorf("RotationPropagationWait %q + 2m exceeds the 900 s timeout", v)
+			}
+		}
+		for _, v := range []string{"", "0m", "0s", "00m", "14m", "15m", "20m", "781s", "800s", "900s", "1h", "10", "10m30s", "-1m"} {
+			if re.MatchString(v) {
+				t.Errorf("RotationPropagationWait accepts %q (must be positive and fit the 900 s timeout)", v)
+			}
+		}
+		grace := regexp.MustCompile(p.doc["Parameters"].(map[string]any)["RotationGracePeriod"].(map[string]any)["AllowedPattern"].(string))
+		for v, ok := range map[string]bool{"35m": true, "1h": true, "90s": true, "0m": false, "": false, "35": false, "1h30m": false} {
+			if grace.MatchString(v) != ok {
+				t.Errorf("RotationGracePeriod pattern on %q: match %v, want %v", v, !ok, ok)
+			}
+		}
+		// The defaults, as the rotation function reads them.
+		cfg, err := keyops.RotationConfigFromEnv(func(k string) string { return env[k] })
+		if err != nil || cfg.Grace != 35*time.Minute || cfg.Propagation != 10*time.Minute {
+			t.Errorf("rotation function reads the defaults as grace %v propagation %v (%v), want 35m 10m", cfg.Grace, cfg.Propagation, err)
 		}
 	})
 	t.Run("rotation off by default", func(t *testing.T) {
@@ -564,35 +672,68 @@ func TestTable(t *testing.T) {
 }
 
 func TestAlarms(t *testing.T) {
-	p := load(t, nil)
-	want := map[string]string{"LoginErrorsAlarm": "AWS/Lambda Errors", "LoginThrottlesAlarm": "AWS/Lambda Throttles", "Distribution5xxAlarm": "AWS/CloudFront 5xxErrorRate"}
-	for name, metric := range want {
-		a, err := p.tpl.GetCloudWatchAlarmWithName(name)
-		if err != nil {
-			t.Errorf("%s: %v", name, err)
-			continue
-		}
-		if got := str(a.Namespace) + " " + str(a.MetricName); got != metric {
-			t.Errorf("%s watches %s, want %s", name, got, metric)
-		}
-		dims := map[string]string{}
-		for _, d := range a.Dimensions {
-			dims[d.Name] = d.Value
-		}
-		switch name {
-		case "Distribution5xxAlarm":
-			if dims["DistributionId"] != "{{Ref:Distribution}}" || dims["Region"] != "Global" {
-				t.Errorf("%s dimensions %v", name, dims)
+	p := load(t, map[string]string{"EnableScheduledRotation": "true"})
+	for _, tc := range []struct {
+		name, metric string
+		dims         map[string]string
+		condition    string
+	}{
+		{"LoginErrorsAlarm", "AWS/Lambda Errors", map[string]string{"FunctionName": "{{Ref:LoginFunction}}"}, ""},
+		{"LoginThrottlesAlarm", "AWS/Lambda Throttles", map[string]string{"FunctionName": "{{Ref:LoginFunction}}"}, ""},
+		// CloudFront metrics exist only in us-east-1, with Region=Global.
+		{"Distribution5xxAlarm", "AWS/CloudFront 5xxErrorRate", map[string]string{"DistributionId": "{{Ref:Distribution}}", "Region": "Global"}, "InUsEast1"},
+		// A signing outage is a 503 answered normally: Lambda's Errors stays at
+		// zero, the HTTP API's 5xx (HTTP APIs: "5xx", not REST's "5XXError";
+		// ApiId alone sums every stage) does not.
+		{"Api5xxAlarm", "AWS/ApiGateway 5xx", map[string]string{"ApiId": "{{Ref:HttpApi}}"}, ""},
+		{"RotateErrorsAlarm", "AWS/Lambda Errors", map[string]string{"FunctionName": "{{Ref:RotateFunction}}"}, "ScheduledRotation"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := p.tpl.GetCloudWatchAlarmWithName(tc.name)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if a.AWSCloudFormationCondition != "InUsEast1" {
-				t.Errorf("%s: CloudFront metrics exist only in us-east-1; condition = %q", name, a.AWSCloudFormationCondition)
+			if got := str(a.Namespace) + " " + str(a.MetricName); got != tc.metric {
+				t.Errorf("watches %s, want %s", got, tc.metric)
 			}
-		default:
-			if dims["FunctionName"] != "{{Ref:LoginFunction}}" {
-				t.Errorf("%s dimensions %v", name, dims)
+			dims := map[string]string{}
+			for _, d := range a.Dimensions {
+				dims[d.Name] = d.Value
 			}
-		}
+			if !jsonEqual(dims, tc.dims) {
+				t.Errorf("dimensions %v, want %v", dims, tc.dims)
+			}
+			if a.AWSCloudFormationCondition != tc.condition {
+				t.Errorf("condition = %q, want %q", a.AWSCloudFormationCondition, tc.condition)
+			}
+			if a.Threshold == nil || *a.Threshold < 1 || !strings.HasPrefix(a.ComparisonOperator, "GreaterThan") {
+				t.Errorf("threshold %s %s: want an upper bound of at least 1", jsonString(a.Threshold), a.ComparisonOperator)
+			}
+			if str(a.TreatMissingData) != "notBreaching" {
+				t.Errorf("TreatMissingData = %s, want notBreaching (no traffic is not an outage)", str(a.TreatMissingData))
+			}
+			if a.AlarmActions != nil {
+				t.Errorf("AlarmActions %v without AlarmTopicArn", a.AlarmActions)
+			}
+		})
 	}
+	t.Run("actions go to AlarmTopicArn", func(t *testing.T) {
+		const topic = "arn:aws:sns:eu-west-1:123456789012:ops"
+		p := load(t, map[string]string{"AlarmTopicArn": topic})
+		for name, a := range p.tpl.GetAllCloudWatchAlarmResources() {
+			if !slices.Equal(a.AlarmActions, []string{topic}) {
+				t.Errorf("%s: AlarmActions = %v, want [%s]", name, a.AlarmActions, topic)
+			}
+		}
+	})
+	t.Run("HttpApi is the API behind /api/*", func(t *testing.T) {
+		// The alarm's ApiId must be the API CloudFront uses as origin.
+		for _, o := range distribution(t, p).Origins {
+			if o.Id == "api" && !strings.HasPrefix(o.DomainName, "${HttpApi}.") {
+				t.Errorf("api origin %s is not the HttpApi the 5xx alarm watches", o.DomainName)
+			}
+		}
+	})
 }
 
 func TestParametersAndOutputs(t *testing.T) {
@@ -681,6 +822,14 @@ func list(v any) []string {
 		return out
 	}
 	return nil
+}
+
+func jsonString(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
 }
 
 func jsonEqual(a, b any) bool {

@@ -20,6 +20,7 @@
     hls: null,
     refreshTimer: 0,
     lastAccess: null, // {course, status, expires} of the last access call, for people and tests
+    recoveries: 0, // playback resumed with fresh cookies after a 403 (all playbacks of this page)
   };
 
   function setState(name) {
@@ -235,21 +236,65 @@
           return new Request(context.url, init);
         },
       });
+      // A 403 on a playlist or segment means the course cookies no longer work (they
+      // expired while a laptop slept, or were signed with a key that is no longer
+      // trusted): the page gets fresh ones once, at the first 403 rather than when
+      // hls.js gives up (its own retries take about 30 s), and hls.js's next attempt
+      // carries them. If media is still refused with the fresh cookies, playback fails
+      // rather than calling /access in a loop. A segment requested after the fresh
+      // cookies arrived and loaded proves they work and ends that episode, so a later
+      // 403 in the same playback (another expiry, a key rotation) gets its own retry.
       let retried = false;
+      let freshAt = 0; // performance.now() when the fresh cookies arrived; 0 = none
+      let halted = false; // a fatal error stopped hls.js's loading
+      // sentBefore tells whether a load started before the fresh cookies arrived
+      // (hls.js times its loads with performance.now()): such a load used the old
+      // cookies and proves nothing about the new ones, either way.
+      const sentBefore = (stats) => !!(stats && stats.loading && stats.loading.start < freshAt);
+      const resume = () => {
+        halted = false;
+        hls.startLoad();
+      };
+      hls.on(Hls.Events.FRAG_LOADED, (_event, data) => {
+        if (retried && freshAt && !sentBefore(data.frag && data.frag.stats)) {
+          retried = false;
+          freshAt = 0;
+        }
+      });
       hls.on(Hls.Events.ERROR, async (_event, data) => {
-        if (!data.fatal) {
-          return;
+        if (data.fatal) {
+          halted = true;
         }
         const code = data.response && data.response.code;
-        if (code === 403 && !retried && useAccess) {
-          // The cookies may just have expired (a sleeping laptop): get fresh ones once.
-          retried = true;
-          const s = await access(course);
-          if (s === 200 && state.hls === hls) {
-            hls.startLoad();
+        if (code === 403 && useAccess) {
+          if (!retried) {
+            retried = true;
+            freshAt = 0;
+            const s = await access(course);
+            if (state.hls !== hls) {
+              return; // this playback has been stopped meanwhile
+            }
+            if (s !== 200) {
+              failPlayback(s, course);
+              return;
+            }
+            freshAt = performance.now();
+            state.recoveries++;
+            if (halted) {
+              resume();
+            }
             return;
           }
-          failPlayback(s, course);
+          if (!data.fatal || !freshAt) {
+            return; // hls.js tries again, or the refresh under way resumes loading
+          }
+          if (sentBefore((data.frag && data.frag.stats) || data.stats)) {
+            resume(); // refused with the old cookies: load again with the new ones
+            return;
+          }
+          // Refused with the fresh cookies too: fail below.
+        }
+        if (!data.fatal) {
           return;
         }
         if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {

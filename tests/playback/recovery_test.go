@@ -1,0 +1,101 @@
+package playback
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cfgate/cfgate/tests/harness"
+)
+
+// TestRepeated403Recovery: a playback that meets a 403 twice (the cookies vanish,
+// playback recovers with fresh ones, and later they vanish again, as after a second
+// sleep or a key rotation) recovers both times, with one access call per 403. The
+// cookies live 10 minutes here, so no scheduled refresh comes in between: every
+// recovery is the page's retry after a 403. Then the distribution stops trusting the
+// signing key, so fresh cookies are refused too: the page asks for them once, not in
+// a loop.
+func TestRepeated403Recovery(t *testing.T) {
+	d := harness.Start(t, harness.Options{Args: []string{"-cookie-ttl", "10m"}})
+	b := harness.NewBrowser(t)
+	p := b.NewPage(t, d)
+	if err := p.Login(harness.DemoEmail, harness.DemoPassword); err != nil {
+		t.Fatal(err)
+	}
+	p.StartPlayLoop(granted, "ts")
+	if err := p.WaitPlaying(1, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for round := 1; round <= 2; round++ {
+		accessBefore := accessCalls(p, granted)
+		for _, name := range courseCookies {
+			p.DeleteCookie(name, "/courses/"+granted+"/")
+		}
+		start := len(p.MediaRequests(""))
+		deadline := time.Now().Add(30 * time.Second)
+		var after []harness.Request
+		for time.Now().Before(deadline) {
+			after = p.MediaRequests("")[start:]
+			if refused, okAfter := statusRun(after); refused && okAfter {
+				break
+			}
+			if p.State() == "error" {
+				break
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		if refused, okAfter := statusRun(after); !refused || !okAfter {
+			t.Fatalf("round %d: want a 403 then 200s with cookies; state %q (%s); requests:\n%s",
+				round, p.State(), p.Message(), harness.Describe(after))
+		}
+		if st := p.State(); st != "playing" {
+			t.Fatalf("round %d: state = %q (%s), want playing", round, st, p.Message())
+		}
+		if n := accessCalls(p, granted) - accessBefore; n != 1 {
+			t.Errorf("round %d: %d access calls after the 403, want 1 (the page's retry)", round, n)
+		}
+		if got := harness.Eval[int](p, `cfgate.state.recoveries`); got != round {
+			t.Errorf("round %d: cfgate.state.recoveries = %d, want %d", round, got, round)
+		}
+	}
+
+	// The distribution stops trusting the signing key (a rotation gone wrong): the
+	// fresh cookies are refused too. The page asks for them once and never again in
+	// that episode: no loop of access calls.
+	pems, err := filepath.Glob(filepath.Join(d.StateDir, "trusted-keys", "*.pem"))
+	if err != nil || len(pems) == 0 {
+		t.Fatalf("trusted keys of the distribution: %v %v", pems, err)
+	}
+	accessBefore := accessCalls(p, granted)
+	start := len(p.MediaRequests(""))
+	for _, f := range pems {
+		if err := os.Remove(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// refusedAfterRetry counts media refused although sent after the page's retry.
+	refusedAfterRetry := func() int {
+		n, retriedAt := 0, -1
+		for i, r := range p.Requests() {
+			if r.Method == "POST" && r.Path == "/api/courses/"+granted+"/access" && r.Status == 200 {
+				retriedAt = i
+			}
+			if retriedAt >= 0 && i > retriedAt && r.Status == 403 && r.HasCookies(courseCookies...) {
+				n++
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for (accessCalls(p, granted) == accessBefore || refusedAfterRetry() < 3) && time.Now().Before(deadline) {
+		time.Sleep(250 * time.Millisecond)
+	}
+	after := p.MediaRequests("")[start:]
+	if n := accessCalls(p, granted) - accessBefore; n != 1 {
+		t.Errorf("untrusted key: %d access calls, want exactly 1; requests:\n%s", n, harness.Describe(after))
+	}
+	if n := refusedAfterRetry(); n < 3 {
+		t.Errorf("untrusted key: %d refusals after the retry, want 3 or more; requests:\n%s", n, harness.Describe(after))
+	}
+}
