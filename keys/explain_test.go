@@ -133,6 +133,7 @@ func TestExplainKeyGroup(t *testing.T) {
 				}
 			}
 			mustRun(t, a, with("rotate", "start")...)
+			mustRun(t, a, with("rotate", "wait")...)
 			mustRun(t, a, with("rotate", "promote")...)
 			mustRun(t, a, with("rotate", "finish", "--force")...)
 			r = a.exec(with("explain", "--json", "--url", courseURL, "--cookie", oldCookie)...)

@@ -30,12 +30,21 @@ func (c *clock) Add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
+// Sleep stands in for the timer of `rotate wait`: it moves the clock by d.
+func (c *clock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.Add(d)
+	return nil
+}
+
 // testApp is the CLI pointed at the extended moto server, with a test clock.
 func testApp(t *testing.T) (app, *clock) {
 	t.Helper()
 	cfg := cfmoto.Shared(t).Config(t)
 	c := &clock{t: time.Now().UTC().Truncate(time.Second)}
-	return app{awsConfig: func(context.Context) (aws.Config, error) { return cfg, nil }, now: c.Now}, c
+	return app{awsConfig: func(context.Context) (aws.Config, error) { return cfg, nil }, now: c.Now, sleep: c.Sleep}, c
 }
 
 type result struct {

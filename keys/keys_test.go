@@ -81,6 +81,37 @@ func TestCommands(t *testing.T) {
 			if second == "" || !res.Changed {
 				t.Fatalf("start = %+v", res)
 			}
+			// Promote refuses until the propagation wait since start has passed.
+			r = a.exec(args("rotate", "promote")...)
+			if r.err == nil || !strings.Contains(r.err.Error(), "reached CloudFront's edges") || !strings.Contains(r.err.Error(), "wait 10m0s more") {
+				t.Errorf("promote right after start: err = %v, want a refusal saying to wait 10m0s", r.err)
+			}
+			clk.Add(9 * time.Minute)
+			if r := a.exec(args("rotate", "promote", "--propagation", "9m30s")...); r.err == nil || !strings.Contains(r.err.Error(), "wait 30s more") {
+				t.Errorf("promote 9m after start with --propagation 9m30s: err = %v, want a refusal saying to wait 30s", r.err)
+			}
+			// status --json: ages in seconds, the secret's ARN, when promote is allowed.
+			raw := mustRun(t, a, args("status", "--json")...).stdout
+			var js struct {
+				SecretARN string `json:"signingKeySecretArn"`
+				Keys      []struct {
+					AgeSeconds float64 `json:"ageSeconds"`
+				} `json:"keys"`
+				PromoteAllowedAt time.Time `json:"promoteAllowedAt"`
+			}
+			if err := json.Unmarshal([]byte(raw), &js); err != nil {
+				t.Fatal(err)
+			}
+			if len(js.Keys) != 2 || js.Keys[0].AgeSeconds < 8*60 || js.Keys[0].AgeSeconds > 3600 {
+				t.Errorf("status keys = %+v; want ageSeconds in seconds (about 540)\n%s", js.Keys, raw)
+			}
+			if !local && !strings.HasPrefix(js.SecretARN, "arn:aws:secretsmanager:") {
+				t.Errorf("status signingKeySecretArn = %q, want the secret's ARN", js.SecretARN)
+			}
+			if want := clk.Now().Add(time.Minute); !js.PromoteAllowedAt.Equal(want) {
+				t.Errorf("status promoteAllowedAt = %s, want %s (start + 10m)", js.PromoteAllowedAt, want)
+			}
+			clk.Add(time.Minute)
 			res = decode[keyops.Result](t, mustRun(t, a, args("rotate", "promote", "--json")...).stdout)
 			if res.SigningKeyID != second || res.RetiringKeyID != first {
 				t.Errorf("promote = %+v", res)
@@ -89,9 +120,14 @@ func TestCommands(t *testing.T) {
 			if r.err == nil || !strings.Contains(r.err.Error(), "grace period has not passed") || !strings.Contains(r.err.Error(), "--force") {
 				t.Errorf("finish before grace: err = %v", r.err)
 			}
-			// A shorter grace (matching shorter cookie settings) is honoured.
+			// A shorter grace (matching shorter cookie settings) is honoured:
+			// 1 × 1m + 1m + 1m + 30s = 3m30s; with the stale factor 3 it is 5m30s.
 			clk.Add(4 * time.Minute)
-			mustRun(t, a, args("rotate", "finish", "--key-cache-ttl", "1m", "--cookie-lifetime", "1m", "--cookie-bucket", "1m", "--margin", "30s")...)
+			short := []string{"--key-cache-ttl", "1m", "--cookie-lifetime", "1m", "--cookie-bucket", "1m", "--margin", "30s"}
+			if r := a.exec(args(append([]string{"rotate", "finish"}, short...)...)...); r.err == nil || !strings.Contains(r.err.Error(), "1m30s from now") {
+				t.Errorf("finish 4m after promote with a 5m30s grace: err = %v, want a refusal 1m30s early", r.err)
+			}
+			mustRun(t, a, args(append([]string{"rotate", "finish", "--key-cache-stale-factor", "1"}, short...)...)...)
 			st = decode[keyops.Status](t, mustRun(t, a, args("status", "--json")...).stdout)
 			if st.SigningKeyID != second || len(st.Keys) != 1 {
 				t.Errorf("status after finish = %+v", st)
@@ -103,7 +139,9 @@ func TestCommands(t *testing.T) {
 				t.Errorf("abort output: %s", r.stdout)
 			}
 			mustRun(t, a, args("rotate", "start")...)
-			mustRun(t, a, args("rotate", "promote")...)
+			if r := mustRun(t, a, args("rotate", "promote", "--force")...); !strings.Contains(r.stdout, "--force: promoting although") {
+				t.Errorf("promote --force right after start: %s", r.stdout)
+			}
 			if r := mustRun(t, a, args("rotate", "rollback")...); !strings.Contains(r.stdout, second+" signs again") {
 				t.Errorf("rollback output: %s", r.stdout)
 			}

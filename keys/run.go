@@ -31,7 +31,11 @@ Commands:
   status           the keys in the group, which one signs, their ages, what is safe next
   rotate start     new key pair: its public key joins the key group, the secret's new
                    version is staged (AWSPENDING); the old key still signs
-  rotate promote   the staged key starts signing (AWSCURRENT); the time is recorded
+  rotate wait      block until the next step is safe: promote once CloudFront has had the
+                   propagation wait since start, finish once the grace period has passed
+                   (--key-cache: only until login functions load the promoted key)
+  rotate promote   the staged key starts signing (AWSCURRENT); the time is recorded;
+                   refuses before the propagation wait since start (--force: now)
   rotate finish    remove the old public key once the grace period has passed
                    (--force: now — emergency revocation)
   rotate abort     undo a start that was not promoted
@@ -50,10 +54,13 @@ Where the keys are (all commands):
 init:     --algorithm rsa-2048|ecdsa-p256 (default rsa-2048, signing RSA-SHA1;
           also rsa-sha256, ecdsa-sha256)   --out FILE (also write the private key,
           created exclusively with mode 0600; otherwise it never touches disk)
-rotate:   --algorithm (start; default: the current key's)   --force (finish)
-          grace = --key-cache-ttl 5m + --cookie-lifetime 10m + --cookie-bucket 5m
-                  + --margin 5m (match the login function's KEY_CACHE_TTL, COOKIE_TTL,
-                  COOKIE_BUCKET)
+rotate:   --algorithm (start; default: the current key's)   --force (promote, finish)
+          --propagation 10m (promote and wait: how long after start CloudFront may
+                  still be deploying the key group to its edges)
+          grace = --key-cache-stale-factor 3 × --key-cache-ttl 5m + --cookie-lifetime 10m
+                  + --cookie-bucket 5m + --margin 5m = 35m (match the login function's
+                  KEY_CACHE_TTL, COOKIE_TTL, COOKIE_BUCKET; a signer whose secret reads
+                  fail serves its cached key up to 3 key-cache TTLs)
 explain:  --url URL (the requested URL; required)   --cookie 'Cookie header'
           --source-ip IP   --now RFC3339|unix
           keys: --public-key ID=FILE (repeatable) | --local --state DIR | the key
@@ -67,7 +74,9 @@ Examples:
   sam deploy --parameter-overrides $(go run ./keys init)
   go run ./keys status
   go run ./keys rotate start
+  go run ./keys rotate wait
   go run ./keys rotate promote
+  go run ./keys rotate wait
   go run ./keys rotate finish
   go run ./keys rotate start --local --state cfgate-state
   go run ./keys explain --url https://d111.cloudfront.net/courses/intro-to-hls/ts/master.m3u8 \
@@ -84,6 +93,8 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 type app struct {
 	awsConfig func(ctx context.Context) (aws.Config, error)
 	now       func() time.Time
+	// sleep waits d or until ctx ends (a real timer when nil).
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 var defaultApp = app{
@@ -100,6 +111,7 @@ type common struct {
 	secretName, keyGroup, name, state string
 	local, json                       bool
 	grace                             keyops.Grace
+	propagation                       time.Duration
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -111,9 +123,11 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.json, "json", false, "print JSON")
 	d := keyops.DefaultGrace()
 	fs.DurationVar(&c.grace.KeyCacheTTL, "key-cache-ttl", d.KeyCacheTTL, "how long signers cache the signing key (KEY_CACHE_TTL)")
+	fs.IntVar(&c.grace.StaleFactor, "key-cache-stale-factor", d.StaleFactor, "while secret reads fail, signers serve their cached key up to this many key-cache TTLs")
 	fs.DurationVar(&c.grace.CookieLifetime, "cookie-lifetime", d.CookieLifetime, "longest cookie lifetime (COOKIE_TTL)")
 	fs.DurationVar(&c.grace.CookieBucket, "cookie-bucket", d.CookieBucket, "cookie expiry rounding (COOKIE_BUCKET)")
 	fs.DurationVar(&c.grace.Margin, "margin", d.Margin, "extra wait for clock skew and stragglers")
+	fs.DurationVar(&c.propagation, "propagation", keyops.DefaultPropagation, "wait between start and promote while CloudFront deploys the key group to its edges")
 }
 
 func (a app) backend(ctx context.Context, c *common) (keyops.Backend, error) {
@@ -163,7 +177,7 @@ func (a app) run(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return nil
 	case "rotate":
 		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
-			return errors.New("rotate needs a step: start, promote, finish, abort or rollback (see `keys help`)")
+			return errors.New("rotate needs a step: start, wait, promote, finish, abort or rollback (see `keys help`)")
 		}
 		cmd, rest = "rotate "+rest[0], rest[1:]
 	}
@@ -174,7 +188,7 @@ func (a app) run(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	c.register(fs)
 	var (
 		algorithm, out                 string
-		force                          bool
+		force, keyCache                bool
 		url, cookie, sourceIP, nowFlag string
 		publicKeys                     multiFlag
 	)
@@ -187,13 +201,17 @@ func (a app) run(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		fs.StringVar(&out, "out", "", "also write the private key PEM to `FILE` (created exclusively, mode 0600)")
 	case "rotate finish":
 		fs.BoolVar(&force, "force", false, "remove the old key now, before the grace period (emergency revocation)")
+	case "rotate promote":
+		fs.BoolVar(&force, "force", false, "promote before the propagation wait has passed (edges that do not know the key yet answer 403 InvalidKey)")
+	case "rotate wait":
+		fs.BoolVar(&keyCache, "key-cache", false, "after promote: wait only --key-cache-ttl, until login functions sign with the new key (emergency revocation)")
 	case "explain":
 		fs.StringVar(&url, "url", "", "the requested `URL` (absolute)")
 		fs.StringVar(&cookie, "cookie", "", "the request's Cookie `header`")
 		fs.StringVar(&sourceIP, "source-ip", "", "the viewer's `IP` address")
 		fs.StringVar(&nowFlag, "now", "", "the request `time` (RFC 3339 or Unix seconds; default now)")
 		fs.Var(&publicKeys, "public-key", "trust the public key `ID=FILE` (PEM; repeatable)")
-	case "status", "rotate start", "rotate promote", "rotate abort", "rotate rollback":
+	case "status", "rotate start", "rotate abort", "rotate rollback":
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
@@ -207,6 +225,9 @@ func (a app) run(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%s: unexpected argument %q (flags go after the command)", cmd, fs.Arg(0))
 	}
+	if c.propagation <= 0 || c.grace.StaleFactor < 1 {
+		return fmt.Errorf("%s: --propagation must be positive and --key-cache-stale-factor at least 1", cmd)
+	}
 	if cmd == "explain" {
 		return a.explain(ctx, &c, explainArgs{url: url, cookie: cookie, sourceIP: sourceIP, now: nowFlag, publicKeys: publicKeys}, stdout)
 	}
@@ -218,7 +239,7 @@ func (a app) run(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if err != nil {
 		return err
 	}
-	ops := &keyops.Ops{B: b, Algorithm: alg, Grace: c.grace.Total(), Name: c.name, Now: a.now}
+	ops := &keyops.Ops{B: b, Algorithm: alg, Grace: c.grace.Total(), Propagation: c.propagation, Name: c.name, Now: a.now, Sleep: a.sleep}
 	var res keyops.Result
 	switch cmd {
 	case "init":
@@ -274,7 +295,13 @@ func (a app) run(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	case "rotate start":
 		res, err = ops.Start(ctx)
 	case "rotate promote":
-		res, err = ops.Promote(ctx)
+		res, err = ops.Promote(ctx, force)
+	case "rotate wait":
+		var kc time.Duration
+		if keyCache {
+			kc = c.grace.KeyCacheTTL
+		}
+		res, err = ops.Wait(ctx, kc, func(line string) { fmt.Fprintln(stderr, "rotate wait: "+line) })
 	case "rotate finish":
 		res, err = ops.Finish(ctx, force)
 	case "rotate abort":
@@ -328,7 +355,11 @@ func printStatus(w io.Writer, s keyops.Status, g keyops.Grace) {
 		if !k.Created.IsZero() {
 			created = k.Created.Format(time.RFC3339)
 		}
-		fmt.Fprintf(w, "  %-16s %-9s created %s (age %s)%s\n", k.ID, k.Role, created, k.Age, where)
+		fmt.Fprintf(w, "  %-16s %-9s created %s (age %s)%s\n", k.ID, k.Role, created, time.Duration(k.AgeSeconds)*time.Second, where)
+	}
+	if !s.PromoteAllowedAt.IsZero() {
+		fmt.Fprintf(w, "pending:   %s joined the key group at %s; promote allowed from %s\n",
+			s.PendingKeyID, s.Rotation.AddedAt.Format(time.RFC3339), s.PromoteAllowedAt.Format(time.RFC3339))
 	}
 	if r := s.Rotation; !r.IsZero() {
 		fmt.Fprintf(w, "rotation:  %s at %s: %s signs, %s retiring; grace %s (%s) ends %s\n",
@@ -338,7 +369,7 @@ func printStatus(w io.Writer, s keyops.Status, g keyops.Grace) {
 }
 
 func graceFormula(g keyops.Grace) string {
-	return fmt.Sprintf("key cache %s + cookie %s + bucket %s + margin %s", g.KeyCacheTTL, g.CookieLifetime, g.CookieBucket, g.Margin)
+	return fmt.Sprintf("%d × key cache %s + cookie %s + bucket %s + margin %s", max(g.StaleFactor, 1), g.KeyCacheTTL, g.CookieLifetime, g.CookieBucket, g.Margin)
 }
 
 func countInGroup(keys []keyops.KeyStatus) int {

@@ -4,7 +4,12 @@
 // true. The steps are internal/keyops.RotationHandler; see keys/RUNBOOK.md.
 //
 // Environment: KEY_GROUP_ID, KEY_ALGORITHM (default RSA-SHA1), GRACE_PERIOD
-// (default 30m), LOG_LEVEL (default info).
+// (default 35m), PROPAGATION_WAIT (default 10m), LOG_LEVEL (default info).
+//
+// testSecret waits PROPAGATION_WAIT after setSecret put the new public key
+// into the key group, so the function's Timeout must exceed it (900s, the
+// Lambda maximum, for the 10m default); with less time left it fails the
+// step and Secrets Manager retries the rotation rather than promote early.
 package main
 
 import (

@@ -27,6 +27,10 @@ type fixture struct {
 	b      *keyops.AWS
 	secret string
 	now    time.Time
+	// slept is the total the handler's Sleep moved now by.
+	slept time.Duration
+	// timeout is the invocation's remaining time (the function's Timeout).
+	timeout time.Duration
 }
 
 // setup initialises a key group and secret on the extended moto server and
@@ -39,19 +43,27 @@ func setup(t *testing.T) *fixture {
 		t.Setenv(k, v)
 	}
 	cfg := s.Config(t)
-	fx := &fixture{secret: motoserver.Unique(t, "cfgate-key"), now: time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)}
+	fx := &fixture{secret: motoserver.Unique(t, "cfgate-key"), now: time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC), timeout: 900 * time.Second}
 	fx.b = keyops.NewAWS(cloudfront.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg), keyops.AWSOptions{SecretID: fx.secret, GroupName: motoserver.Unique(t, "cfgate")})
 	ops := &keyops.Ops{B: fx.b, Algorithm: cfsign.ECDSASHA256, Grace: 30 * time.Minute}
 	r, err := ops.Init(context.Background(), nil)
 	if err != nil {
 		t.Fatalf("init: %v", err)
 	}
-	env := map[string]string{"KEY_GROUP_ID": r.KeyGroupID, "KEY_ALGORITHM": "ECDSA-SHA256", "GRACE_PERIOD": "30m"}
+	env := map[string]string{"KEY_GROUP_ID": r.KeyGroupID, "KEY_ALGORITHM": "ECDSA-SHA256", "GRACE_PERIOD": "35m", "PROPAGATION_WAIT": "10m"}
 	h, err := newHandler(context.Background(), func(k string) string { return env[k] }, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatalf("newHandler: %v", err)
 	}
 	h.Now = func() time.Time { return fx.now }
+	// The test clock stands in for the timer: sleeping moves it at once.
+	h.Sleep = func(ctx context.Context, d time.Duration) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		fx.now, fx.slept = fx.now.Add(d), fx.slept+d
+		return nil
+	}
 	fx.h = h
 	return fx
 }
@@ -66,7 +78,9 @@ func token() string {
 func (fx *fixture) invoke(t *testing.T, step, tok string) error {
 	t.Helper()
 	payload, _ := json.Marshal(map[string]string{"SecretId": fx.secret, "ClientRequestToken": tok, "Step": step})
-	_, err := lambda.NewHandler(fx.h.Handle).Invoke(context.Background(), payload)
+	ctx, cancel := context.WithTimeout(context.Background(), fx.timeout)
+	defer cancel()
+	_, err := lambda.NewHandler(fx.h.Handle).Invoke(ctx, payload)
 	return err
 }
 
@@ -98,8 +112,18 @@ func TestRotationSteps(t *testing.T) {
 	for _, step := range steps {
 		// Secrets Manager retries steps: each must be idempotent.
 		for attempt := 1; attempt <= 2; attempt++ {
+			fx.slept = 0
 			if err := fx.invoke(t, step, tok); err != nil {
 				t.Fatalf("%s attempt %d: %v", step, attempt, err)
+			}
+			// Only testSecret waits, and only the first time: for the
+			// propagation wait since setSecret.
+			want := time.Duration(0)
+			if step == "testSecret" && attempt == 1 {
+				want = 10 * time.Minute
+			}
+			if fx.slept != want {
+				t.Errorf("%s attempt %d slept %s, want %s", step, attempt, fx.slept, want)
 			}
 		}
 		cur, pending := fx.stage(t, keyops.Current), fx.stage(t, keyops.Pending)
@@ -118,6 +142,10 @@ func TestRotationSteps(t *testing.T) {
 			if cur.Secret.KeyPairID != first {
 				t.Errorf("setSecret changed the signing key")
 			}
+			st, _ := fx.b.State(context.Background())
+			if st.AddedKeyID != pending.Secret.KeyPairID || !st.AddedAt.Equal(fx.now) {
+				t.Errorf("after setSecret the state = %+v, want %s added at %s", st, pending.Secret.KeyPairID, fx.now)
+			}
 		case "finishSecret":
 			if cur.ID != tok {
 				t.Errorf("after finishSecret current version = %s, want %s", cur.ID, tok)
@@ -134,7 +162,7 @@ func TestRotationSteps(t *testing.T) {
 	}
 
 	// Too soon for another rotation: the old key is within its grace period.
-	fx.now = fx.now.Add(10 * time.Minute)
+	fx.now = fx.now.Add(30 * time.Minute)
 	if err := fx.invoke(t, "createSecret", token()); err == nil || !strings.Contains(err.Error(), "grace period") {
 		t.Errorf("createSecret within the grace: err = %v", err)
 	}
@@ -158,6 +186,48 @@ func TestRotationSteps(t *testing.T) {
 }
 
 func sortedOf(ids ...string) []string { slices.Sort(ids); return ids }
+
+// TestNoEarlyPromote: when the invocation cannot outlast the propagation
+// wait, testSecret fails at once (Secrets Manager retries the rotation), and
+// finishSecret refuses to promote a key the edges may not know yet.
+func TestNoEarlyPromote(t *testing.T) {
+	fx := setup(t)
+	first := fx.stage(t, keyops.Current).Secret.KeyPairID
+	tok := token()
+	for _, step := range []string{"createSecret", "setSecret"} {
+		if err := fx.invoke(t, step, tok); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	fx.timeout = 60 * time.Second // the template's old Timeout
+	err := fx.invoke(t, "testSecret", tok)
+	if err == nil || !strings.Contains(err.Error(), "propagation wait") || !strings.Contains(err.Error(), "retries") {
+		t.Fatalf("testSecret with 60s left of a 10m wait: err = %v, want a failure naming the propagation wait", err)
+	}
+	if fx.slept != 0 {
+		t.Errorf("testSecret slept %s before failing, want 0 (fail at once)", fx.slept)
+	}
+	fx.now = fx.now.Add(9 * time.Minute)
+	if err := fx.invoke(t, "finishSecret", tok); err == nil || !strings.Contains(err.Error(), "edges") {
+		t.Fatalf("finishSecret 9 minutes after setSecret: err = %v, want a refusal", err)
+	}
+	if got := fx.stage(t, keyops.Current).Secret.KeyPairID; got != first {
+		t.Fatalf("a refused finishSecret changed the signing key to %s", got)
+	}
+	// Secrets Manager's retry, a minute later, goes through.
+	fx.now = fx.now.Add(time.Minute)
+	for _, step := range steps {
+		if err := fx.invoke(t, step, tok); err != nil {
+			t.Fatalf("retry %s: %v", step, err)
+		}
+	}
+	if fx.slept != 0 {
+		t.Errorf("the retry slept %s, want 0 (the wait had passed)", fx.slept)
+	}
+	if cur := fx.stage(t, keyops.Current); cur.ID != tok {
+		t.Errorf("after the retry current version = %s, want %s", cur.ID, tok)
+	}
+}
 
 func TestStepErrors(t *testing.T) {
 	fx := setup(t)
@@ -190,9 +260,10 @@ func TestConfigFromEnv(t *testing.T) {
 		want    keyops.RotationConfig
 		wantErr string
 	}{
-		{"defaults", nil, keyops.RotationConfig{Algorithm: cfsign.RSASHA1, Grace: 30 * time.Minute}, ""},
-		{"set", map[string]string{"KEY_GROUP_ID": "KG1", "KEY_ALGORITHM": "ecdsa-sha256", "GRACE_PERIOD": "45m"},
-			keyops.RotationConfig{KeyGroupID: "KG1", Algorithm: cfsign.ECDSASHA256, Grace: 45 * time.Minute}, ""},
+		{"defaults", nil, keyops.RotationConfig{Algorithm: cfsign.RSASHA1, Grace: 35 * time.Minute, Propagation: 10 * time.Minute}, ""},
+		{"set", map[string]string{"KEY_GROUP_ID": "KG1", "KEY_ALGORITHM": "ecdsa-sha256", "GRACE_PERIOD": "45m", "PROPAGATION_WAIT": "12m"},
+			keyops.RotationConfig{KeyGroupID: "KG1", Algorithm: cfsign.ECDSASHA256, Grace: 45 * time.Minute, Propagation: 12 * time.Minute}, ""},
+		{"bad propagation", map[string]string{"PROPAGATION_WAIT": "0s"}, keyops.RotationConfig{}, "PROPAGATION_WAIT"},
 		{"bad algorithm", map[string]string{"KEY_ALGORITHM": "DSA"}, keyops.RotationConfig{}, "KEY_ALGORITHM"},
 		{"bad grace", map[string]string{"GRACE_PERIOD": "soon"}, keyops.RotationConfig{}, "GRACE_PERIOD"},
 		{"negative grace", map[string]string{"GRACE_PERIOD": "-5m"}, keyops.RotationConfig{}, "GRACE_PERIOD"},

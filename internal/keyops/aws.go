@@ -51,7 +51,14 @@ const (
 	TagSigningKey  = "cfgate:signing-key"
 	TagRetiringKey = "cfgate:retiring-key"
 	TagPromotedAt  = "cfgate:promoted-at"
+	// TagAddedKey and TagAddedAt record which key the last start put into
+	// the key group and when (RFC 3339): promote waits for propagation from then.
+	TagAddedKey = "cfgate:added-key"
+	TagAddedAt  = "cfgate:added-at"
 )
+
+// stateTags are the tags that hold the rotation State.
+var stateTags = []string{TagStep, TagSigningKey, TagRetiringKey, TagPromotedAt, TagAddedKey, TagAddedAt}
 
 // AWSOptions configures NewAWS.
 type AWSOptions struct {
@@ -584,32 +591,59 @@ func (b *AWS) State(ctx context.Context) (State, error) {
 		case TagRetiringKey:
 			st.RetiringKeyID = v
 		case TagPromotedAt:
-			if st.PromotedAt, err = time.Parse(time.RFC3339, v); err != nil {
+			if st.PromotedAt, err = parseTagTime(v); err != nil {
 				return State{}, fmt.Errorf("secret tag %s=%q: %w", TagPromotedAt, v, err)
+			}
+		case TagAddedKey:
+			st.AddedKeyID = v
+		case TagAddedAt:
+			if st.AddedAt, err = parseTagTime(v); err != nil {
+				return State{}, fmt.Errorf("secret tag %s=%q: %w", TagAddedAt, v, err)
 			}
 		}
 	}
 	return st, nil
 }
 
-// SetState implements Backend.
+func parseTagTime(v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.RFC3339, v)
+}
+
+func tagTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// SetState implements Backend: the fields set become tags, the tags of
+// empty fields are removed.
 func (b *AWS) SetState(ctx context.Context, st State) error {
-	if st.IsZero() {
-		_, err := b.sm.UntagResource(ctx, &secretsmanager.UntagResourceInput{SecretId: aws.String(b.opts.SecretID),
-			TagKeys: []string{TagStep, TagSigningKey, TagRetiringKey, TagPromotedAt}})
-		if err != nil {
+	values := map[string]string{
+		TagStep: st.Step, TagSigningKey: st.SigningKeyID, TagRetiringKey: st.RetiringKeyID,
+		TagPromotedAt: tagTime(st.PromotedAt), TagAddedKey: st.AddedKeyID, TagAddedAt: tagTime(st.AddedAt),
+	}
+	var tags []smtypes.Tag
+	var drop []string
+	for _, k := range stateTags {
+		if v := values[k]; v != "" {
+			tags = append(tags, smtypes.Tag{Key: aws.String(k), Value: aws.String(v)})
+		} else {
+			drop = append(drop, k)
+		}
+	}
+	if len(tags) > 0 {
+		if _, err := b.sm.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(b.opts.SecretID), Tags: tags}); err != nil {
+			return fmt.Errorf("tag secret: %w", err)
+		}
+	}
+	if len(drop) > 0 {
+		if _, err := b.sm.UntagResource(ctx, &secretsmanager.UntagResourceInput{SecretId: aws.String(b.opts.SecretID), TagKeys: drop}); err != nil {
 			return fmt.Errorf("untag secret: %w", err)
 		}
-		return nil
-	}
-	tags := []smtypes.Tag{
-		{Key: aws.String(TagStep), Value: aws.String(st.Step)},
-		{Key: aws.String(TagSigningKey), Value: aws.String(st.SigningKeyID)},
-		{Key: aws.String(TagRetiringKey), Value: aws.String(st.RetiringKeyID)},
-		{Key: aws.String(TagPromotedAt), Value: aws.String(st.PromotedAt.UTC().Format(time.RFC3339))},
-	}
-	if _, err := b.sm.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(b.opts.SecretID), Tags: tags}); err != nil {
-		return fmt.Errorf("tag secret: %w", err)
 	}
 	return nil
 }

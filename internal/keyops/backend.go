@@ -61,10 +61,33 @@ type State struct {
 	RetiringKeyID string `json:"retiringKeyId,omitempty"`
 	// PromotedAt is when the signing key changed.
 	PromotedAt time.Time `json:"promotedAt,omitzero"`
+	// AddedKeyID is the key pair id that the last start (or setSecret) put
+	// into the key group, and AddedAt when it got there: promote waits for
+	// CloudFront to propagate the key group to its edges from AddedAt on.
+	AddedKeyID string    `json:"addedKeyId,omitempty"`
+	AddedAt    time.Time `json:"addedAt,omitzero"`
 }
 
-// IsZero reports whether no rotation is recorded.
+// IsZero reports whether no promote or rollback is recorded (the record of
+// the last key added to the group aside).
 func (s State) IsZero() bool { return s.RetiringKeyID == "" && s.SigningKeyID == "" }
+
+// Empty reports whether nothing at all is recorded: backends then delete the record.
+func (s State) Empty() bool { return s.IsZero() && s.AddedKeyID == "" && s.AddedAt.IsZero() }
+
+// Added returns when keyID joined the key group, if this State records it.
+func (s State) Added(keyID string) (time.Time, bool) {
+	if keyID == "" || s.AddedKeyID != keyID || s.AddedAt.IsZero() {
+		return time.Time{}, false
+	}
+	return s.AddedAt, true
+}
+
+// withAdded returns s recording that keyID joined the key group at t.
+func (s State) withAdded(keyID string, t time.Time) State {
+	s.AddedKeyID, s.AddedAt = keyID, t
+	return s
+}
 
 // Backend is where keys live. Methods are idempotent where noted; errors
 // wrap the sentinel errors above.

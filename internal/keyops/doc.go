@@ -1,12 +1,14 @@
 // Package keyops is cfgate's signing-key lifecycle: init, rotation in AWS's
-// order (start → promote → finish, with abort and rollback), and status,
+// order (start → wait for CloudFront to propagate the key group → promote →
+// wait the grace period → finish, with abort and rollback), and status,
 // written once against a small Backend with two implementations: AWS
 // (CloudFront public keys and key group, Secrets Manager secret) and Local
 // (the local distribution's state folder).
 //
 // Every step is idempotent and resumes a half-done step: it reads the state
 // first and does only what is missing. Nothing a viewer holds stops working
-// at any step before finish, and finish waits for the grace period.
+// at any step before finish: promote waits for the propagation wait since
+// start (Ops.Propagation) and finish for the grace period (Grace).
 //
 // See keys/RUNBOOK.md and
 // https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-trusted-signers.html#private-content-rotating-key-pairs

@@ -20,8 +20,9 @@ import (
 
 // clock is a settable test clock.
 type clock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu    sync.Mutex
+	t     time.Time
+	slept []time.Duration
 }
 
 func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
@@ -31,7 +32,34 @@ func (c *clock) Add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-const grace = 25 * time.Minute
+// Sleep is Ops.Sleep on the test clock: it moves the clock by d at once.
+func (c *clock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.Add(d)
+	c.mu.Lock()
+	c.slept = append(c.slept, d)
+	c.mu.Unlock()
+	return nil
+}
+
+// Slept returns the total Sleep moved the clock since the last call.
+func (c *clock) Slept() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var total time.Duration
+	for _, d := range c.slept {
+		total += d
+	}
+	c.slept = nil
+	return total
+}
+
+const (
+	grace       = 35 * time.Minute
+	propagation = 10 * time.Minute
+)
 
 type fixture struct {
 	b     keyops.Backend
@@ -61,7 +89,7 @@ func backends(t *testing.T, f func(t *testing.T, fx fixture)) {
 			b := tc.new(t)
 			c := &clock{t: time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)}
 			// ECDSA keys are generated in microseconds; the lifecycle test checks the RSA default.
-			ops := &keyops.Ops{B: b, Grace: grace, Now: c.Now, Name: "cfgate-test", Algorithm: cfsign.ECDSASHA256}
+			ops := &keyops.Ops{B: b, Grace: grace, Propagation: propagation, Now: c.Now, Sleep: c.Sleep, Name: "cfgate-test", Algorithm: cfsign.ECDSASHA256}
 			f(t, fixture{b: b, ops: ops, clock: c})
 		})
 	}
@@ -142,11 +170,35 @@ func TestRotationLifecycle(t *testing.T) {
 			t.Errorf("second start = %+v, want unchanged with pending %s", r, newID)
 		}
 		st = must[keyops.Status](t, "status")(fx.ops.Status(ctx))
-		if st.PendingKeyID != newID || !strings.Contains(st.Next, "rotate promote") {
+		if st.PendingKeyID != newID || !strings.Contains(st.Next, "rotate promote") || !strings.Contains(st.Next, "wait until") {
 			t.Errorf("status after start = %+v", st)
 		}
+		added := st.Rotation.AddedAt
+		if st.Rotation.AddedKeyID != newID || added.Before(fx.clock.Now()) || added.After(fx.clock.Now().Add(time.Second)) {
+			t.Errorf("after start the state records %s added at %s; want %s at the start time %s (rounded up)", st.Rotation.AddedKeyID, added, newID, fx.clock.Now())
+		}
+		if got, want := st.PromoteAllowedAt, added.Add(propagation); !got.Equal(want) {
+			t.Errorf("status promoteAllowedAt = %s, want %s", got, want)
+		}
 
-		r = must[keyops.Result](t, "promote")(fx.ops.Promote(ctx))
+		// Promote refuses until CloudFront has had the propagation wait.
+		fx.clock.Add(added.Add(propagation - 2*time.Second).Sub(fx.clock.Now()))
+		_, err := fx.ops.Promote(ctx, false)
+		if !errors.Is(err, keyops.ErrPropagating) || !strings.Contains(err.Error(), "wait 2s more") || !strings.Contains(err.Error(), "keys rotate wait") {
+			t.Fatalf("promote before the propagation wait: err = %v, want ErrPropagating saying to wait 2s more", err)
+		}
+		if got := current(t, fx.b).KeyPairID; got != old {
+			t.Fatalf("a refused promote changed the signing key to %s", got)
+		}
+		w := must[keyops.Result](t, "wait")(fx.ops.Wait(ctx, 0, nil))
+		if got := fx.clock.Slept(); got != 2*time.Second {
+			t.Errorf("wait slept %s, want the 2s left of the propagation wait", got)
+		}
+		if !strings.Contains(w.Next, "rotate promote") {
+			t.Errorf("wait before promote = %+v", w)
+		}
+
+		r = must[keyops.Result](t, "promote")(fx.ops.Promote(ctx, false))
 		if !r.Changed || r.SigningKeyID != newID || r.RetiringKeyID != old {
 			t.Fatalf("promote = %+v", r)
 		}
@@ -159,7 +211,7 @@ func TestRotationLifecycle(t *testing.T) {
 		if prev, err := fx.b.Secret(ctx, keyops.Previous); err != nil || prev.Secret.KeyPairID != old {
 			t.Errorf("previous after promote = %+v, %v; want key %s", prev, err, old)
 		}
-		r = must[keyops.Result](t, "promote again")(fx.ops.Promote(ctx))
+		r = must[keyops.Result](t, "promote again")(fx.ops.Promote(ctx, false))
 		if r.Changed || r.SigningKeyID != newID {
 			t.Errorf("second promote = %+v", r)
 		}
@@ -217,12 +269,16 @@ func TestAbortAndRollback(t *testing.T) {
 		if r := must[keyops.Result](t, "abort again")(fx.ops.Abort(ctx)); r.Changed {
 			t.Errorf("second abort = %+v", r)
 		}
-		if _, err := fx.ops.Promote(ctx); err == nil || !strings.Contains(err.Error(), "nothing to promote") {
+		if _, err := fx.ops.Promote(ctx, true); err == nil || !strings.Contains(err.Error(), "nothing to promote") {
 			t.Errorf("promote after abort: err = %v", err)
 		}
 
+		if st := must[keyops.State](t, "state")(fx.b.State(ctx)); !st.Empty() {
+			t.Errorf("state after abort = %+v, want nothing recorded (the aborted key's arrival included)", st)
+		}
 		newID := must[keyops.Result](t, "start")(fx.ops.Start(ctx)).PendingKeyID
-		must[keyops.Result](t, "promote")(fx.ops.Promote(ctx))
+		fx.clock.Add(propagation)
+		must[keyops.Result](t, "promote")(fx.ops.Promote(ctx, false))
 		if _, err := fx.ops.Abort(ctx); err == nil || !strings.Contains(err.Error(), "rollback") {
 			t.Errorf("abort after promote: err = %v, want a pointer to rollback", err)
 		}
@@ -249,12 +305,28 @@ func TestAbortAndRollback(t *testing.T) {
 	})
 }
 
+// TestEmergencyRevocation follows the runbook's emergency order: start, wait
+// for propagation, promote, wait for the signers' key cache, finish --force.
 func TestEmergencyRevocation(t *testing.T) {
 	backends(t, func(t *testing.T, fx fixture) {
 		ctx := context.Background()
 		old := must[keyops.Result](t, "init")(fx.ops.Init(ctx, nil)).SigningKeyID
 		newID := must[keyops.Result](t, "start")(fx.ops.Start(ctx)).PendingKeyID
-		must[keyops.Result](t, "promote")(fx.ops.Promote(ctx))
+		fx.clock.Slept()
+		var lines []string
+		must[keyops.Result](t, "wait")(fx.ops.Wait(ctx, 0, func(l string) { lines = append(lines, l) }))
+		if got := fx.clock.Slept(); got != propagation {
+			t.Errorf("wait before promote slept %s, want the propagation wait %s", got, propagation)
+		}
+		if len(lines) != int(propagation/(30*time.Second)) || !strings.Contains(lines[0], "10m0s left") {
+			t.Errorf("wait progress = %d lines %q, want one every 30s", len(lines), lines)
+		}
+		must[keyops.Result](t, "promote")(fx.ops.Promote(ctx, false))
+		const keyCacheTTL = 5 * time.Minute
+		must[keyops.Result](t, "wait --key-cache")(fx.ops.Wait(ctx, keyCacheTTL, nil))
+		if got := fx.clock.Slept(); got != keyCacheTTL {
+			t.Errorf("wait --key-cache slept %s, want %s", got, keyCacheTTL)
+		}
 		r := must[keyops.Result](t, "finish --force")(fx.ops.Finish(ctx, true))
 		if !slices.Equal(r.RemovedKeyIDs, []string{old}) {
 			t.Errorf("forced finish removed %v, want [%s]", r.RemovedKeyIDs, old)
@@ -270,7 +342,8 @@ func TestMissingSecret(t *testing.T) {
 		ctx := context.Background()
 		for name, step := range map[string]func() (keyops.Result, error){
 			"start":    func() (keyops.Result, error) { return fx.ops.Start(ctx) },
-			"promote":  func() (keyops.Result, error) { return fx.ops.Promote(ctx) },
+			"promote":  func() (keyops.Result, error) { return fx.ops.Promote(ctx, true) },
+			"wait":     func() (keyops.Result, error) { return fx.ops.Wait(ctx, 0, nil) },
 			"finish":   func() (keyops.Result, error) { return fx.ops.Finish(ctx, true) },
 			"abort":    func() (keyops.Result, error) { return fx.ops.Abort(ctx) },
 			"rollback": func() (keyops.Result, error) { return fx.ops.Rollback(ctx) },

@@ -350,7 +350,7 @@ func (l *Local) State(context.Context) (State, error) {
 
 // SetState implements Backend.
 func (l *Local) SetState(_ context.Context, st State) error {
-	if st.IsZero() {
+	if st.Empty() {
 		if err := os.Remove(l.path(LocalRotation)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}

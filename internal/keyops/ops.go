@@ -17,29 +17,57 @@ import (
 	"time"
 
 	"github.com/cfgate/cfgate/internal/cfsign"
+	"github.com/cfgate/cfgate/internal/keysource"
 )
 
 // Grace is the wait between promote and finish: a viewer may hold a cookie
-// signed with the old key until the signer's key cache has let go of the old
-// key (KeyCacheTTL) and the last cookie signed with it has expired
-// (CookieLifetime rounded up to CookieBucket), plus Margin for clock skew.
+// signed with the old key until every signer has let go of the old key and
+// the last cookie signed with it has expired, plus Margin for clock skew.
+//
+// A signer (internal/keysource) re-reads the secret every KeyCacheTTL, but
+// while those reads fail it keeps serving its cached key for up to
+// StaleFactor × KeyCacheTTL after the last successful read; a cookie it signs
+// at the end of that window lives CookieLifetime, rounded up to CookieBucket:
+//
+//	grace = StaleFactor × KeyCacheTTL + CookieLifetime + CookieBucket + Margin
+//	      = 3 × 5m + 10m + 5m + 5m = 35m with the defaults.
 type Grace struct {
 	KeyCacheTTL    time.Duration
+	StaleFactor    int
 	CookieLifetime time.Duration
 	CookieBucket   time.Duration
 	Margin         time.Duration
 }
 
 // DefaultGrace matches the login function's defaults (KEY_CACHE_TTL 5m,
-// COOKIE_TTL 10m, COOKIE_BUCKET 5m) plus a 5m margin: 25 minutes.
+// served stale up to keysource.StaleFactor = 3 TTLs, COOKIE_TTL 10m,
+// COOKIE_BUCKET 5m) plus a 5m margin: 35 minutes.
 func DefaultGrace() Grace {
-	return Grace{KeyCacheTTL: 5 * time.Minute, CookieLifetime: 10 * time.Minute, CookieBucket: 5 * time.Minute, Margin: 5 * time.Minute}
+	return Grace{KeyCacheTTL: 5 * time.Minute, StaleFactor: keysource.StaleFactor, CookieLifetime: 10 * time.Minute, CookieBucket: 5 * time.Minute, Margin: 5 * time.Minute}
 }
 
-// Total is KeyCacheTTL + CookieLifetime + CookieBucket + Margin.
-func (g Grace) Total() time.Duration {
-	return g.KeyCacheTTL + g.CookieLifetime + g.CookieBucket + g.Margin
+// KeyCache is how long a signer may keep signing with a key after the secret
+// changed: StaleFactor × KeyCacheTTL (a StaleFactor below 1 counts as 1).
+func (g Grace) KeyCache() time.Duration {
+	return time.Duration(max(g.StaleFactor, 1)) * g.KeyCacheTTL
 }
+
+// Total is StaleFactor × KeyCacheTTL + CookieLifetime + CookieBucket + Margin.
+func (g Grace) Total() time.Duration {
+	return g.KeyCache() + g.CookieLifetime + g.CookieBucket + g.Margin
+}
+
+// DefaultPropagation is how long promote waits after the new public key
+// joined the key group. Assumption: CloudFront deploys a key-group change to
+// its edges as it deploys a distribution change, which typically takes a few
+// minutes (a distribution shows InProgress meanwhile); 10 minutes leaves
+// room. CloudFront offers no call that says when a key group change reached
+// every edge, so this is a wait, not a check.
+const DefaultPropagation = 10 * time.Minute
+
+// ErrPropagating is returned by Promote before the propagation wait since
+// the pending key joined the key group has passed.
+var ErrPropagating = errors.New("the new key may not have reached CloudFront's edges yet")
 
 // ErrTooEarly is returned by Finish before the grace period has passed.
 var ErrTooEarly = errors.New("grace period has not passed")
@@ -54,6 +82,11 @@ type Ops struct {
 	Algorithm cfsign.Algorithm
 	// Grace is the wait between promote and finish.
 	Grace time.Duration
+	// Propagation is the wait between the new key joining the key group
+	// (start) and promote (DefaultPropagation when 0).
+	Propagation time.Duration
+	// Sleep waits d or until ctx ends (a real timer when nil).
+	Sleep func(ctx context.Context, d time.Duration) error
 	// Name prefixes new public key names and names the key group on AWS.
 	Name string
 	// Now is the clock (time.Now when nil).
@@ -85,6 +118,46 @@ func (o *Ops) now() time.Time {
 		return o.Now()
 	}
 	return time.Now()
+}
+
+func (o *Ops) propagation() time.Duration {
+	if o.Propagation > 0 {
+		return o.Propagation
+	}
+	return DefaultPropagation
+}
+
+func (o *Ops) sleep(ctx context.Context, d time.Duration) error {
+	if o.Sleep != nil {
+		return o.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// recordAdded records that keyID is in the key group as of now (rounded up
+// to the second), unless st already records it and justAdded is false; the
+// propagation wait runs from the recorded time.
+func (o *Ops) recordAdded(ctx context.Context, st State, keyID string, justAdded bool) (State, error) {
+	if _, ok := st.Added(keyID); ok && !justAdded {
+		return st, nil
+	}
+	now := o.now().UTC()
+	at := now.Truncate(time.Second)
+	if at.Before(now) {
+		at = at.Add(time.Second) // tags keep whole seconds: round up, never early
+	}
+	st = st.withAdded(keyID, at)
+	if err := o.B.SetState(ctx, st); err != nil {
+		return st, fmt.Errorf("record when key %s joined the key group: %w", keyID, err)
+	}
+	return st, nil
 }
 
 func (o *Ops) token() string {
@@ -256,7 +329,8 @@ func (o *Ops) Start(ctx context.Context) (Result, error) {
 			return r, fmt.Errorf("pending key %s: %w (run `keys rotate abort`, then start again)", pending.Secret.KeyPairID, err)
 		}
 		r.PendingKeyID = pending.Secret.KeyPairID
-		if slices.Contains(keys, pending.Secret.KeyPairID) {
+		inGroup := slices.Contains(keys, pending.Secret.KeyPairID)
+		if inGroup {
 			r.note("already started: pending key %s is in the key group", pending.Secret.KeyPairID)
 		} else {
 			if err := o.B.AddKey(ctx, pending.Secret.KeyPairID); err != nil {
@@ -265,7 +339,15 @@ func (o *Ops) Start(ctx context.Context) (Result, error) {
 			r.Changed = true
 			r.note("resumed: added pending key %s to the key group", pending.Secret.KeyPairID)
 		}
-		r.Next = "wait for CloudFront to propagate the key group (a few minutes), then `keys rotate promote`"
+		_, had := st.Added(pending.Secret.KeyPairID)
+		if st, err = o.recordAdded(ctx, st, pending.Secret.KeyPairID, !inGroup); err != nil {
+			return r, err
+		}
+		if inGroup && !had {
+			r.Changed = true
+			r.note("no record of when %s joined the key group: the propagation wait starts now", pending.Secret.KeyPairID)
+		}
+		r.Next = o.promoteHint(st)
 		return r, nil
 	}
 	if len(keys) >= MaxKeysPerGroup {
@@ -288,14 +370,36 @@ func (o *Ops) Start(ctx context.Context) (Result, error) {
 	}
 	r.Changed = true
 	r.PendingKeyID = s.KeyPairID
-	r.note("created %s key %s, staged it as %s and added it to the key group; %s still signs", alg, s.KeyPairID, Pending, cur.Secret.KeyPairID)
-	r.Next = "wait for CloudFront to propagate the key group (a few minutes), then `keys rotate promote`"
+	if st, err = o.recordAdded(ctx, st, s.KeyPairID, true); err != nil {
+		return r, err
+	}
+	r.note("created %s key %s, staged it as %s and added it to the key group at %s; %s still signs", alg, s.KeyPairID, Pending, st.AddedAt.Format(time.RFC3339), cur.Secret.KeyPairID)
+	r.Next = o.promoteHint(st)
 	return r, nil
+}
+
+// PromoteAt returns when promoting keyID becomes safe: the propagation
+// wait after the recorded time keyID joined the key group (false when
+// nothing is recorded for keyID).
+func (o *Ops) PromoteAt(st State, keyID string) (time.Time, bool) {
+	at, ok := st.Added(keyID)
+	if !ok {
+		return time.Time{}, false
+	}
+	return at.Add(o.propagation()), true
+}
+
+func (o *Ops) promoteHint(st State) string {
+	at, _ := o.PromoteAt(st, st.AddedKeyID)
+	return fmt.Sprintf("CloudFront needs time to deploy the key group to its edges: at or after %s (propagation wait %s) run `keys rotate promote`; `keys rotate wait` blocks until then",
+		at.UTC().Format(time.RFC3339), o.propagation())
 }
 
 // Promote makes the pending version current after checking that its public
 // key is in the key group and matches its private key, and records the time.
-func (o *Ops) Promote(ctx context.Context) (Result, error) {
+// It refuses (ErrPropagating) before the propagation wait since the key
+// joined the key group has passed, unless force.
+func (o *Ops) Promote(ctx context.Context, force bool) (Result, error) {
 	r := Result{Step: "rotate promote"}
 	cur, err := o.current(ctx)
 	if err != nil {
@@ -334,7 +438,14 @@ func (o *Ops) Promote(ctx context.Context) (Result, error) {
 	if err := o.checkPair(ctx, pending.Secret); err != nil {
 		return r, fmt.Errorf("pending key %s failed its test: %w", pending.Secret.KeyPairID, err)
 	}
-	st = State{Step: "promote", SigningKeyID: pending.Secret.KeyPairID, RetiringKeyID: cur.Secret.KeyPairID, PromotedAt: o.now().UTC().Truncate(time.Second)}
+	if err := o.checkPropagated(st, pending.Secret.KeyPairID); err != nil {
+		if !force {
+			return r, err
+		}
+		r.note("--force: promoting although %v", err)
+	}
+	st = State{Step: "promote", SigningKeyID: pending.Secret.KeyPairID, RetiringKeyID: cur.Secret.KeyPairID, PromotedAt: o.now().UTC().Truncate(time.Second),
+		AddedKeyID: st.AddedKeyID, AddedAt: st.AddedAt}
 	// Record first: if we stop after this, a rerun promotes again and
 	// records a later (safer) time; finish refuses while the state and the
 	// secret disagree.
@@ -349,6 +460,21 @@ func (o *Ops) Promote(ctx context.Context) (Result, error) {
 	r.note("%s now signs (signers pick it up within their key cache TTL); %s still verifies", st.SigningKeyID, st.RetiringKeyID)
 	r.Next = o.finishHint(st)
 	return r, nil
+}
+
+// checkPropagated returns an ErrPropagating error unless the propagation
+// wait has passed since keyID joined the key group.
+func (o *Ops) checkPropagated(st State, keyID string) error {
+	at, ok := o.PromoteAt(st, keyID)
+	if !ok {
+		return fmt.Errorf("%w: nothing records when key %s joined the key group; run `keys rotate start` again (it records the time now), then wait %s",
+			ErrPropagating, keyID, o.propagation())
+	}
+	if now := o.now(); now.Before(at) {
+		return fmt.Errorf("%w: key %s joined the key group at %s; wait %s more, until %s (propagation wait %s): run `keys rotate wait`, or promote with --force and accept 403 InvalidKey at edges that do not know the key yet",
+			ErrPropagating, keyID, st.AddedAt.UTC().Format(time.RFC3339), at.Sub(now).Round(time.Second), at.UTC().Format(time.RFC3339), o.propagation())
+	}
+	return nil
 }
 
 func (o *Ops) finishHint(st State) string {
@@ -427,7 +553,12 @@ func (o *Ops) Finish(ctx context.Context, force bool) (Result, error) {
 		}
 	}
 	if !st.IsZero() {
-		if err := o.B.SetState(ctx, State{}); err != nil {
+		// Keep the record of a pending key's arrival: promote still needs it.
+		var keepState State
+		if at, ok := st.Added(st.AddedKeyID); ok && pending != nil && pending.Secret.KeyPairID == st.AddedKeyID {
+			keepState = keepState.withAdded(st.AddedKeyID, at)
+		}
+		if err := o.B.SetState(ctx, keepState); err != nil {
 			return r, fmt.Errorf("clear rotation state: %w", err)
 		}
 	}
@@ -475,9 +606,16 @@ func (o *Ops) Abort(ctx context.Context) (Result, error) {
 	if err := o.B.Unstage(ctx, Pending, pending.ID); err != nil {
 		return r, fmt.Errorf("drop %s: %w", Pending, err)
 	}
+	next := st
 	if st.Step == "promote" && st.SigningKeyID == id {
 		// A promote recorded but never applied: nothing was signed with id.
-		if err := o.B.SetState(ctx, State{}); err != nil {
+		next = State{}
+	}
+	if next.AddedKeyID == id {
+		next.AddedKeyID, next.AddedAt = "", time.Time{}
+	}
+	if next != st {
+		if err := o.B.SetState(ctx, next); err != nil {
 			return r, fmt.Errorf("clear rotation state: %w", err)
 		}
 	}
@@ -605,3 +743,84 @@ func without(list []string, drop ...string) []string {
 	}
 	return out
 }
+
+// Wait blocks until the next step of the rotation in progress is safe:
+// promote once the propagation wait since the pending key joined the key
+// group has passed, or finish once the grace period since promote has
+// passed. With keyCache > 0 it waits instead until keyCache after promote,
+// when login functions have loaded the new key (the emergency runbook's
+// wait before `finish --force`). progress receives a line now and then.
+func (o *Ops) Wait(ctx context.Context, keyCache time.Duration, progress func(line string)) (Result, error) {
+	r := Result{Step: "rotate wait"}
+	cur, err := o.current(ctx)
+	if err != nil {
+		return r, err
+	}
+	r.SigningKeyID = cur.Secret.KeyPairID
+	st, err := o.B.State(ctx)
+	if err != nil {
+		return r, fmt.Errorf("read rotation state: %w", err)
+	}
+	pending, err := o.optional(ctx, Pending)
+	if err != nil {
+		return r, fmt.Errorf("read pending version: %w", err)
+	}
+	keys, err := o.B.GroupKeys(ctx)
+	if err != nil {
+		return r, fmt.Errorf("read key group: %w", err)
+	}
+	promoted := !st.IsZero() && st.SigningKeyID == cur.Secret.KeyPairID
+	var (
+		target     time.Time
+		what, next string
+	)
+	switch {
+	case keyCache > 0:
+		if !promoted {
+			return r, errors.New("--key-cache waits after a promote (or rollback), and none is recorded")
+		}
+		target = st.PromotedAt.Add(keyCache)
+		what = fmt.Sprintf("login functions to load key %s (key cache %s since %s)", cur.Secret.KeyPairID, keyCache, st.PromotedAt.UTC().Format(time.RFC3339))
+		next = "check that a fresh cookie carries CloudFront-Key-Pair-Id=" + cur.Secret.KeyPairID + " (`keys explain`)"
+	case pending != nil && pending.ID != cur.ID && pending.Secret.KeyPairID != cur.Secret.KeyPairID:
+		r.PendingKeyID = pending.Secret.KeyPairID
+		if !slices.Contains(keys, pending.Secret.KeyPairID) {
+			return r, fmt.Errorf("pending key %s is not in the key group: run `keys rotate start` again to finish starting", pending.Secret.KeyPairID)
+		}
+		at, ok := o.PromoteAt(st, pending.Secret.KeyPairID)
+		if !ok {
+			return r, o.checkPropagated(st, pending.Secret.KeyPairID)
+		}
+		target = at
+		what = fmt.Sprintf("CloudFront to deploy key %s to its edges (propagation wait %s since %s)", pending.Secret.KeyPairID, o.propagation(), st.AddedAt.UTC().Format(time.RFC3339))
+		next = "`keys rotate promote`"
+	case promoted && st.RetiringKeyID != "" && slices.Contains(keys, st.RetiringKeyID):
+		r.RetiringKeyID = st.RetiringKeyID
+		target = st.PromotedAt.Add(o.Grace)
+		what = fmt.Sprintf("the last cookies signed with key %s to expire (grace %s since %s)", st.RetiringKeyID, o.Grace, st.PromotedAt.UTC().Format(time.RFC3339))
+		next = "`keys rotate finish`"
+	default:
+		r.note("nothing to wait for: no pending key and no retiring key")
+		r.Next = "`keys status`"
+		return r, nil
+	}
+	for {
+		now := o.now()
+		if !now.Before(target) {
+			break
+		}
+		left := target.Sub(now)
+		if progress != nil {
+			progress(fmt.Sprintf("waiting for %s: %s left (until %s)", what, left.Round(time.Second), target.UTC().Format(time.RFC3339)))
+		}
+		if err := o.sleep(ctx, min(left, waitProgressEvery)); err != nil {
+			return r, fmt.Errorf("waiting for %s: %w", what, err)
+		}
+	}
+	r.note("done waiting for %s", what)
+	r.Next = next
+	return r, nil
+}
+
+// waitProgressEvery is how often Wait reports progress.
+const waitProgressEvery = 30 * time.Second

@@ -111,7 +111,7 @@ func runInterrupted(t *testing.T, b keyops.Backend, n int) (noCrash bool) {
 	ctx := context.Background()
 	c := &crashing{Backend: b, n: n}
 	clk := &clock{t: time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)}
-	ops := &keyops.Ops{B: c, Grace: grace, Now: clk.Now, Name: "cfgate-test", Algorithm: cfsign.ECDSASHA256}
+	ops := &keyops.Ops{B: c, Grace: grace, Propagation: propagation, Now: clk.Now, Name: "cfgate-test", Algorithm: cfsign.ECDSASHA256}
 	plain := &keyops.Ops{B: b, Grace: grace, Now: clk.Now}
 	invariant := func(when string) {
 		t.Helper()
@@ -140,10 +140,10 @@ func runInterrupted(t *testing.T, b keyops.Backend, n int) (noCrash bool) {
 	}{
 		{"init", func() (keyops.Result, error) { return ops.Init(ctx, nil) }},
 		{"start", func() (keyops.Result, error) { return ops.Start(ctx) }},
-		{"promote", func() (keyops.Result, error) { return ops.Promote(ctx) }},
+		{"promote", func() (keyops.Result, error) { clk.Add(propagation); return ops.Promote(ctx, false) }},
 		{"finish", func() (keyops.Result, error) { clk.Add(grace); return ops.Finish(ctx, false) }},
 		{"start", func() (keyops.Result, error) { return ops.Start(ctx) }},
-		{"promote", func() (keyops.Result, error) { return ops.Promote(ctx) }},
+		{"promote", func() (keyops.Result, error) { clk.Add(propagation); return ops.Promote(ctx, false) }},
 		{"rollback", func() (keyops.Result, error) { return ops.Rollback(ctx) }},
 		{"finish", func() (keyops.Result, error) { clk.Add(grace); return ops.Finish(ctx, false) }},
 		{"start", func() (keyops.Result, error) { return ops.Start(ctx) }},

@@ -19,18 +19,23 @@ type RotationEvent struct {
 }
 
 // RotationConfig configures the rotation function (environment KEY_GROUP_ID,
-// KEY_ALGORITHM, GRACE_PERIOD).
+// KEY_ALGORITHM, GRACE_PERIOD, PROPAGATION_WAIT).
 type RotationConfig struct {
 	KeyGroupID string
 	Algorithm  cfsign.Algorithm
 	Grace      time.Duration
+	// Propagation is how long testSecret waits after setSecret put the new
+	// key into the key group, so that finishSecret promotes only a key that
+	// CloudFront's edges know.
+	Propagation time.Duration
 }
 
 // RotationConfigFromEnv reads the rotation function's configuration once,
 // failing loudly on a bad value. KEY_GROUP_ID is optional (the secret's
-// cfgate:key-group-id tag is used when it is empty).
+// cfgate:key-group-id tag is used when it is empty). GRACE_PERIOD defaults
+// to DefaultGrace().Total() (35m), PROPAGATION_WAIT to DefaultPropagation (10m).
 func RotationConfigFromEnv(getenv func(string) string) (RotationConfig, error) {
-	c := RotationConfig{KeyGroupID: getenv("KEY_GROUP_ID"), Algorithm: cfsign.RSASHA1, Grace: 30 * time.Minute}
+	c := RotationConfig{KeyGroupID: getenv("KEY_GROUP_ID"), Algorithm: cfsign.RSASHA1, Grace: DefaultGrace().Total(), Propagation: DefaultPropagation}
 	if v := getenv("KEY_ALGORITHM"); v != "" {
 		alg, err := cfsign.ParseAlgorithm(v)
 		if err != nil {
@@ -41,9 +46,16 @@ func RotationConfigFromEnv(getenv func(string) string) (RotationConfig, error) {
 	if v := getenv("GRACE_PERIOD"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
-			return c, fmt.Errorf("GRACE_PERIOD %q: want a positive Go duration such as 30m", v)
+			return c, fmt.Errorf("GRACE_PERIOD %q: want a positive Go duration such as 35m", v)
 		}
 		c.Grace = d
+	}
+	if v := getenv("PROPAGATION_WAIT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return c, fmt.Errorf("PROPAGATION_WAIT %q: want a positive Go duration such as 10m", v)
+		}
+		c.Propagation = d
 	}
 	return c, nil
 }
@@ -54,23 +66,35 @@ func RotationConfigFromEnv(getenv func(string) string) (RotationConfig, error) {
 //	createSecret: finish a previous rotation whose grace has passed; then a new
 //	              key pair, its public key uploaded, the secret version stored
 //	              under the request token as AWSPENDING (rotate start, part 1)
-//	setSecret:    the pending public key joins the key group (rotate start, part 2)
+//	setSecret:    the pending public key joins the key group and the time is
+//	              recorded (rotate start, part 2)
 //	testSecret:   the pending key is in the group and its public key verifies
-//	              a signature of its private key
-//	finishSecret: the pending version becomes AWSCURRENT, the time is recorded (rotate promote)
+//	              a signature of its private key; then it waits until
+//	              Config.Propagation has passed since setSecret (rotate wait),
+//	              or fails at once when the invocation's deadline comes first
+//	finishSecret: the pending version becomes AWSCURRENT, the time is recorded
+//	              (rotate promote, which also refuses before the propagation wait)
 //
-// Every step is idempotent: Secrets Manager retries failed steps.
+// Every step is idempotent: Secrets Manager retries failed steps. The old
+// key stays in the key group after finishSecret: the next rotation's
+// createSecret removes it, or `keys rotate finish` after the grace period.
 type RotationHandler struct {
 	CF     CloudFrontAPI
 	SM     SecretsManagerAPI
 	Config RotationConfig
 	Now    func() time.Time
+	// Sleep waits d or until ctx ends (a real timer when nil).
+	Sleep  func(ctx context.Context, d time.Duration) error
 	Logger *slog.Logger
 }
 
+// rotationDeadlineMargin is the time testSecret keeps for itself after its
+// wait, before the invocation's deadline.
+const rotationDeadlineMargin = 30 * time.Second
+
 func (h *RotationHandler) ops(secretID string) (*Ops, *AWS) {
 	b := NewAWS(h.CF, h.SM, AWSOptions{SecretID: secretID, KeyGroupID: h.Config.KeyGroupID})
-	return &Ops{B: b, Algorithm: h.Config.Algorithm, Grace: h.Config.Grace, Now: h.Now, Name: "cfgate-rotation"}, b
+	return &Ops{B: b, Algorithm: h.Config.Algorithm, Grace: h.Config.Grace, Propagation: h.Config.Propagation, Sleep: h.Sleep, Now: h.Now, Name: "cfgate-rotation"}, b
 }
 
 func (h *RotationHandler) logger() *slog.Logger {
@@ -103,7 +127,7 @@ func (h *RotationHandler) Handle(ctx context.Context, ev RotationEvent) error {
 	switch ev.Step {
 	case "createSecret":
 		if isOurs {
-			log.Info("pending version exists", "key_pair_id", pending.Secret.KeyPairID)
+			log.Info("pending version exists", "keyPairId", pending.Secret.KeyPairID)
 			return nil
 		}
 		if r, err := o.Finish(ctx, false); err == nil && len(r.RemovedKeyIDs) > 0 {
@@ -137,16 +161,31 @@ func (h *RotationHandler) Handle(ctx context.Context, ev RotationEvent) error {
 		if err := b.PutPending(ctx, ev.ClientRequestToken, s); err != nil {
 			return err
 		}
-		log.Info("created pending key", "key_pair_id", s.KeyPairID, "algorithm", alg)
+		log.Info("created pending key", "keyPairId", s.KeyPairID, "algorithm", alg)
 		return nil
 	case "setSecret":
 		if !isOurs {
 			return fmt.Errorf("setSecret: version %s is not AWSPENDING (run createSecret first)", ev.ClientRequestToken)
 		}
-		if err := b.AddKey(ctx, pending.Secret.KeyPairID); err != nil {
-			return fmt.Errorf("setSecret: add %s to the key group: %w", pending.Secret.KeyPairID, err)
+		keys, err := b.GroupKeys(ctx)
+		if err != nil {
+			return fmt.Errorf("setSecret: read key group: %w", err)
 		}
-		log.Info("pending key is in the key group", "key_pair_id", pending.Secret.KeyPairID)
+		inGroup := slices.Contains(keys, pending.Secret.KeyPairID)
+		if !inGroup {
+			if err := b.AddKey(ctx, pending.Secret.KeyPairID); err != nil {
+				return fmt.Errorf("setSecret: add %s to the key group: %w", pending.Secret.KeyPairID, err)
+			}
+		}
+		st, err := b.State(ctx)
+		if err != nil {
+			return fmt.Errorf("setSecret: read rotation state: %w", err)
+		}
+		if st, err = o.recordAdded(ctx, st, pending.Secret.KeyPairID, !inGroup); err != nil {
+			return fmt.Errorf("setSecret: %w", err)
+		}
+		at, _ := o.PromoteAt(st, pending.Secret.KeyPairID)
+		log.Info("pending key is in the key group", "keyPairId", pending.Secret.KeyPairID, "addedAt", st.AddedAt, "promoteAllowedAt", at)
 		return nil
 	case "testSecret":
 		if !isOurs {
@@ -162,18 +201,55 @@ func (h *RotationHandler) Handle(ctx context.Context, ev RotationEvent) error {
 		if err := o.checkPair(ctx, pending.Secret); err != nil {
 			return fmt.Errorf("testSecret: %w", err)
 		}
-		log.Info("pending key verified", "key_pair_id", pending.Secret.KeyPairID)
+		log.Info("pending key verified", "keyPairId", pending.Secret.KeyPairID)
+		if err := h.awaitPropagation(ctx, o, b, pending.Secret.KeyPairID, log); err != nil {
+			return fmt.Errorf("testSecret: %w", err)
+		}
 		return nil
 	case "finishSecret":
 		if !isOurs {
 			return fmt.Errorf("finishSecret: version %s is not AWSPENDING", ev.ClientRequestToken)
 		}
-		r, err := o.Promote(ctx)
+		r, err := o.Promote(ctx, false)
 		if err != nil {
 			return fmt.Errorf("finishSecret: %w", err)
 		}
-		log.Info("promoted", "key_pair_id", r.SigningKeyID, "retiring_key_pair_id", r.RetiringKeyID)
+		log.Info("promoted; the old key stays in the key group until the next rotation's createSecret or `keys rotate finish`",
+			"keyPairId", r.SigningKeyID, "retiringKeyPairId", r.RetiringKeyID, "finishAllowedAt", o.now().UTC().Add(o.Grace))
 		return nil
 	}
 	return fmt.Errorf("unknown rotation step %q", ev.Step)
+}
+
+// awaitPropagation waits until the propagation wait since keyID joined the
+// key group has passed. When the invocation's deadline would come first it
+// fails at once, so that the step fails (and Secrets Manager retries the
+// rotation) rather than finishSecret promoting a key the edges may not know.
+func (h *RotationHandler) awaitPropagation(ctx context.Context, o *Ops, b *AWS, keyID string, log *slog.Logger) error {
+	st, err := b.State(ctx)
+	if err != nil {
+		return fmt.Errorf("read rotation state: %w", err)
+	}
+	if _, ok := st.Added(keyID); !ok {
+		// setSecret ran without recording (an older version): start the wait now.
+		if st, err = o.recordAdded(ctx, st, keyID, false); err != nil {
+			return err
+		}
+	}
+	target, _ := o.PromoteAt(st, keyID)
+	left := target.Sub(o.now())
+	if left <= 0 {
+		return nil
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		if remaining := time.Until(deadline) - rotationDeadlineMargin; remaining < left {
+			return fmt.Errorf("%w: key %s joined the key group at %s and the propagation wait (PROPAGATION_WAIT %s) ends at %s, %s from now, but this invocation has only %s left: failing so that Secrets Manager retries the rotation (give the function a Timeout of at least PROPAGATION_WAIT + 2m, max 900s)",
+				ErrPropagating, keyID, st.AddedAt.UTC().Format(time.RFC3339), o.propagation(), target.UTC().Format(time.RFC3339), left.Round(time.Second), max(remaining, 0).Round(time.Second))
+		}
+	}
+	_, err = o.Wait(ctx, 0, func(line string) { log.Info(line, "keyPairId", keyID) })
+	if err != nil {
+		return err
+	}
+	return o.checkPropagated(st, keyID)
 }

@@ -10,10 +10,11 @@ import (
 
 // KeyStatus is one public key as status reports it.
 type KeyStatus struct {
-	ID      string        `json:"id"`
-	Name    string        `json:"name,omitempty"`
-	Created time.Time     `json:"created,omitzero"`
-	Age     time.Duration `json:"ageSeconds"`
+	ID      string    `json:"id"`
+	Name    string    `json:"name,omitempty"`
+	Created time.Time `json:"created,omitzero"`
+	// AgeSeconds is the key's age in whole seconds (0 when its creation time is unknown).
+	AgeSeconds int64 `json:"ageSeconds"`
 	// Role: "signing", "pending", "retiring" or "unused" (in the group, but no stage signs with it).
 	Role    string `json:"role"`
 	InGroup bool   `json:"inGroup"`
@@ -28,6 +29,9 @@ type Status struct {
 	PendingKeyID string      `json:"pendingKeyId,omitempty"`
 	Rotation     State       `json:"rotation,omitzero"`
 	GraceEndsAt  time.Time   `json:"graceEndsAt,omitzero"`
+	// PromoteAllowedAt is when the pending key has had the propagation wait
+	// since it joined the key group (zero when no pending key or no record).
+	PromoteAllowedAt time.Time `json:"promoteAllowedAt,omitzero"`
 	// Next is the safe next step, as a command or a wait.
 	Next string    `json:"next"`
 	Now  time.Time `json:"now"`
@@ -55,6 +59,7 @@ func (o *Ops) Status(ctx context.Context) (Status, error) {
 		for _, id := range keys {
 			s.Keys = append(s.Keys, o.keyStatus(ctx, id, "unused", true, now))
 		}
+		s.SecretID = o.B.SecretID()
 		return s, nil
 	}
 	s.SigningKeyID = cur.Secret.KeyPairID
@@ -70,6 +75,9 @@ func (o *Ops) Status(ctx context.Context) (Status, error) {
 		return s, fmt.Errorf("read rotation state: %w", err)
 	}
 	s.Rotation = st
+	if s.PendingKeyID != "" {
+		s.PromoteAllowedAt, _ = o.PromoteAt(st, s.PendingKeyID)
+	}
 	if !st.IsZero() {
 		s.GraceEndsAt = st.PromotedAt.Add(o.Grace)
 	}
@@ -100,10 +108,15 @@ func (o *Ops) Status(ctx context.Context) (Status, error) {
 		s.Next = fmt.Sprintf("a %s was interrupted: run `keys rotate %s` to complete it", st.Step, st.Step)
 	case s.PendingKeyID != "" && !slices.Contains(keys, s.PendingKeyID):
 		s.Next = "a start was interrupted: run `keys rotate start` to resume it (or `keys rotate abort`)"
+	case s.PendingKeyID != "" && s.PromoteAllowedAt.IsZero():
+		s.Next = "pending key is in the key group but nothing records since when: run `keys rotate start` to record it, wait the propagation wait, then `keys rotate promote` (or `keys rotate abort`)"
+	case s.PendingKeyID != "" && now.Before(s.PromoteAllowedAt):
+		s.Next = fmt.Sprintf("pending key is in the key group; CloudFront is deploying it to its edges: wait until %s (%s from now; `keys rotate wait`), then run `keys rotate promote` (or `keys rotate abort`)",
+			s.PromoteAllowedAt.Format(time.RFC3339), s.PromoteAllowedAt.Sub(now).Round(time.Second))
 	case s.PendingKeyID != "":
-		s.Next = "pending key is in the key group: once CloudFront has propagated it (a few minutes), run `keys rotate promote` (or `keys rotate abort`)"
+		s.Next = "pending key is in the key group and the propagation wait has passed: run `keys rotate promote` (or `keys rotate abort`)"
 	case retiringInGroup && now.Before(s.GraceEndsAt):
-		s.Next = fmt.Sprintf("wait until %s (%s from now), then run `keys rotate finish`; meanwhile `keys rotate rollback` is safe",
+		s.Next = fmt.Sprintf("wait until %s (%s from now; `keys rotate wait`), then run `keys rotate finish`; meanwhile `keys rotate rollback` is safe",
 			s.GraceEndsAt.Format(time.RFC3339), s.GraceEndsAt.Sub(now).Round(time.Second))
 	case retiringInGroup:
 		s.Next = "grace has passed: run `keys rotate finish`"
@@ -112,6 +125,7 @@ func (o *Ops) Status(ctx context.Context) (Status, error) {
 	default:
 		s.Next = "nothing in progress: `keys rotate start` begins a rotation"
 	}
+	s.SecretID = o.B.SecretID() // the ARN now that the secret has been read
 	return s, nil
 }
 
@@ -121,7 +135,7 @@ func (o *Ops) keyStatus(ctx context.Context, id, role string, inGroup bool, now 
 	if err == nil {
 		ks.Name, ks.Created = pk.Name, pk.Created.UTC()
 		if !pk.Created.IsZero() {
-			ks.Age = now.Sub(pk.Created).Round(time.Second)
+			ks.AgeSeconds = int64(now.Sub(pk.Created) / time.Second)
 		}
 	} else if errors.Is(err, ErrNotFound) {
 		ks.Name = "(public key deleted)"

@@ -22,6 +22,10 @@ func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
 
 const course = harness.GrantedCourse
 
+// propagation is the drill's --propagation: the local distribution picks up
+// trusted-keys/ changes within a second (CloudFront needs minutes).
+const propagation = "2s"
+
 var master = map[string]string{
 	"ts":   "/courses/" + course + "/ts/master.m3u8",
 	"fmp4": "/courses/" + course + "/fmp4/master.m3u8",
@@ -154,15 +158,19 @@ func TestRotationDrill(t *testing.T) {
 		t.Fatalf("status after start has no pending key: %v\n%s", err, pendingOut)
 	}
 	newKey := st.PendingKeyID
-	// The wait the runbook asks for between start and promote (CloudFront's
-	// propagation); the local distribution rescans trusted-keys/ every second.
-	time.Sleep(2 * time.Second)
+	// The wait the runbook asks for between start and promote. On CloudFront
+	// it is minutes (--propagation defaults to 10m); the local distribution
+	// rescans trusted-keys/ every second, so 2 seconds is as faithful here.
+	// (promote refuses before it: keys/testdata/script/local.txtar.)
+	if out, err := keysCmd(keys, state, "rotate", "wait", "--propagation", propagation); err != nil {
+		t.Fatalf("rotate wait: %v\n%s", err, out)
+	}
 
 	oldCookie := p.CookieHeader(cookiePath)
 	if got := keyOf(oldCookie); got != oldKey {
 		t.Fatalf("before promote the player's cookies are signed by %q, want the old key %s", got, oldKey)
 	}
-	phase("fmp4", "rotate", "promote")
+	phase("fmp4", "rotate", "promote", "--propagation", propagation)
 	if got := signingKeyID(t, state); got != newKey {
 		t.Fatalf("after promote the signing key is %s, want %s", got, newKey)
 	}
