@@ -294,20 +294,30 @@ func (o *Ops) Init(ctx context.Context, export func(privatePEM []byte) error) (R
 	return r, nil
 }
 
+// begin starts a rotation step: the current signing key (which must exist)
+// and the recorded rotation state.
+func (o *Ops) begin(ctx context.Context, step string) (Result, *Version, State, error) {
+	r := Result{Step: step}
+	cur, err := o.current(ctx)
+	if err != nil {
+		return r, nil, State{}, err
+	}
+	st, err := o.B.State(ctx)
+	if err != nil {
+		return r, nil, State{}, fmt.Errorf("read rotation state: %w", err)
+	}
+	return r, cur, st, nil
+}
+
 // Start makes a new key pair, uploads its public key, stages the secret
 // version as pending and adds the key to the key group. A pending version
 // left by an interrupted start is reused.
 func (o *Ops) Start(ctx context.Context) (Result, error) {
-	r := Result{Step: "rotate start"}
-	cur, err := o.current(ctx)
+	r, cur, st, err := o.begin(ctx, "rotate start")
 	if err != nil {
 		return r, err
 	}
 	r.SigningKeyID = cur.Secret.KeyPairID
-	st, err := o.B.State(ctx)
-	if err != nil {
-		return r, fmt.Errorf("read rotation state: %w", err)
-	}
 	keys, err := o.B.GroupKeys(ctx)
 	if err != nil {
 		return r, fmt.Errorf("read key group: %w", err)
@@ -400,14 +410,9 @@ func (o *Ops) promoteHint(st State) string {
 // It refuses (ErrPropagating) before the propagation wait since the key
 // joined the key group has passed, unless force.
 func (o *Ops) Promote(ctx context.Context, force bool) (Result, error) {
-	r := Result{Step: "rotate promote"}
-	cur, err := o.current(ctx)
+	r, cur, st, err := o.begin(ctx, "rotate promote")
 	if err != nil {
 		return r, err
-	}
-	st, err := o.B.State(ctx)
-	if err != nil {
-		return r, fmt.Errorf("read rotation state: %w", err)
 	}
 	pending, err := o.optional(ctx, Pending)
 	if err != nil {
@@ -487,16 +492,11 @@ func (o *Ops) finishHint(st State) string {
 // emergency revocation). With force it also removes keys in the group that
 // neither sign nor are pending.
 func (o *Ops) Finish(ctx context.Context, force bool) (Result, error) {
-	r := Result{Step: "rotate finish"}
-	cur, err := o.current(ctx)
+	r, cur, st, err := o.begin(ctx, "rotate finish")
 	if err != nil {
 		return r, err
 	}
 	r.SigningKeyID = cur.Secret.KeyPairID
-	st, err := o.B.State(ctx)
-	if err != nil {
-		return r, fmt.Errorf("read rotation state: %w", err)
-	}
 	if !st.IsZero() && st.SigningKeyID != cur.Secret.KeyPairID {
 		return r, fmt.Errorf("a %s to key %s was interrupted: run `keys rotate %s` again first", st.Step, st.SigningKeyID, st.Step)
 	}
@@ -575,16 +575,11 @@ func (o *Ops) Finish(ctx context.Context, force bool) (Result, error) {
 // Abort undoes a start that was not promoted: the pending public key leaves
 // the key group and is deleted, and the pending version loses its label.
 func (o *Ops) Abort(ctx context.Context) (Result, error) {
-	r := Result{Step: "rotate abort"}
-	cur, err := o.current(ctx)
+	r, cur, st, err := o.begin(ctx, "rotate abort")
 	if err != nil {
 		return r, err
 	}
 	r.SigningKeyID = cur.Secret.KeyPairID
-	st, err := o.B.State(ctx)
-	if err != nil {
-		return r, fmt.Errorf("read rotation state: %w", err)
-	}
 	pending, err := o.optional(ctx, Pending)
 	if err != nil {
 		return r, fmt.Errorf("read pending version: %w", err)
@@ -630,14 +625,9 @@ func (o *Ops) Abort(ctx context.Context) (Result, error) {
 // again. The key that was promoted becomes the retiring key: cookies signed
 // with it in the meantime keep working until finish removes it after grace.
 func (o *Ops) Rollback(ctx context.Context) (Result, error) {
-	r := Result{Step: "rotate rollback"}
-	cur, err := o.current(ctx)
+	r, cur, st, err := o.begin(ctx, "rotate rollback")
 	if err != nil {
 		return r, err
-	}
-	st, err := o.B.State(ctx)
-	if err != nil {
-		return r, fmt.Errorf("read rotation state: %w", err)
 	}
 	var target string
 	switch {
@@ -751,16 +741,11 @@ func without(list []string, drop ...string) []string {
 // when login functions have loaded the new key (the emergency runbook's
 // wait before `finish --force`). progress receives a line now and then.
 func (o *Ops) Wait(ctx context.Context, keyCache time.Duration, progress func(line string)) (Result, error) {
-	r := Result{Step: "rotate wait"}
-	cur, err := o.current(ctx)
+	r, cur, st, err := o.begin(ctx, "rotate wait")
 	if err != nil {
 		return r, err
 	}
 	r.SigningKeyID = cur.Secret.KeyPairID
-	st, err := o.B.State(ctx)
-	if err != nil {
-		return r, fmt.Errorf("read rotation state: %w", err)
-	}
 	pending, err := o.optional(ctx, Pending)
 	if err != nil {
 		return r, fmt.Errorf("read pending version: %w", err)
