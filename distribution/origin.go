@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"mime"
 	"net/http"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/cfgate/cfgate/internal/mediatype"
 )
 
 // demoMedia is the committed output of demo/make-media.sh: courses/<id>/{ts,fmp4}/….
@@ -157,36 +157,9 @@ func findUp(dir, name string) (string, error) {
 	}
 }
 
-// contentTypes are the types S3 would hold for files uploaded with the right
-// Content-Type (the publish step sets them); players are strict about the HLS ones.
-var contentTypes = map[string]string{
-	".m3u8": "application/vnd.apple.mpegurl",
-	".ts":   "video/mp2t",
-	".m4s":  "video/iso.segment",
-	".mp4":  "video/mp4",
-	".m4a":  "audio/mp4",
-	".aac":  "audio/aac",
-	".vtt":  "text/vtt; charset=utf-8",
-	".html": "text/html; charset=utf-8",
-	".js":   "text/javascript; charset=utf-8",
-	".css":  "text/css; charset=utf-8",
-	".json": "application/json",
-	".png":  "image/png",
-	".svg":  "image/svg+xml",
-	".ico":  "image/x-icon",
-}
-
-// contentType returns the Content-Type for a key by its extension.
-func contentType(key string) string {
-	ext := strings.ToLower(path.Ext(key))
-	if t, ok := contentTypes[ext]; ok {
-		return t
-	}
-	if t := mime.TypeByExtension(ext); t != "" {
-		return t
-	}
-	return "application/octet-stream"
-}
+// contentType is what the publish command stores for the key, so what S3
+// would send (internal/mediatype); players are strict about the HLS ones.
+func contentType(key string) string { return mediatype.ContentType(key) }
 
 // serveObject answers a GET or HEAD for one bucket key, with range requests and
 // conditional requests handled by http.ServeContent. It returns the status written.
