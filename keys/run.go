@@ -71,7 +71,7 @@ AWS credentials and region come from the SDK's standard configuration
 
 Examples:
   go run ./keys init
-  sam deploy --parameter-overrides $(go run ./keys init)
+  sam deploy --guided --capabilities CAPABILITY_IAM --parameter-overrides $(go run ./keys init)
   go run ./keys status
   go run ./keys rotate start
   go run ./keys rotate wait
@@ -176,6 +176,10 @@ func (a app) run(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		fmt.Fprint(stdout, usage)
 		return nil
 	case "rotate":
+		if len(rest) > 0 && (rest[0] == "-h" || rest[0] == "-help" || rest[0] == "--help") {
+			fmt.Fprint(stdout, usage)
+			return nil
+		}
 		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
 			return errors.New("rotate needs a step: start, wait, promote, finish, abort or rollback (see `keys help`)")
 		}
@@ -194,7 +198,7 @@ func (a app) run(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	)
 	switch cmd {
 	case "init", "rotate start":
-		fs.StringVar(&algorithm, "algorithm", "", "key type: rsa-2048 (RSA-SHA1) or ecdsa-p256 (ECDSA-SHA256); also rsa-sha256")
+		fs.StringVar(&algorithm, "algorithm", "", "key type: rsa-2048 (RSA-SHA1) or ecdsa-p256 (ECDSA-SHA256); also rsa-sha256, ecdsa-sha256")
 	}
 	switch cmd {
 	case "init":

@@ -20,7 +20,7 @@ var update = flag.Bool("update", false, "rewrite testdata/cases.json from the ta
 // relative to testdata/), verify, and expect Code ("" means allowed).
 type Case struct {
 	Name     string            `json:"name"`
-	Rule     int               `json:"rule"` // numbered rule of DESIGN.md's verifier section
+	Rule     int               `json:"rule"` // numbered rule of the verifier (README: "How CloudFront checks a signed request")
 	URL      string            `json:"url"`
 	Cookie   string            `json:"cookie,omitempty"`
 	SourceIP string            `json:"sourceIp,omitempty"`

@@ -3,8 +3,9 @@
 // signed cookies; canned and custom policies; RSA-2048 (PKCS#1 v1.5) and
 // ECDSA P-256 (DER) keys; SHA-1 and SHA-256. A denial carries CloudFront's
 // error code and message (what the viewer sees) and a precise reason for the
-// operator (what CloudFront never says). See DESIGN.md, "How CloudFront checks
-// a signed request", and
+// operator (what CloudFront never says). The rules follow the CloudFront
+// Developer Guide's pages on signed URLs and cookies (canned and custom
+// policies), trusted key groups and troubleshooting signed requests:
 // https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/PrivateContent.html.
 //
 // # Choices where CloudFront's documentation is silent

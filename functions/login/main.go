@@ -1,4 +1,4 @@
-// Command login is the login Lambda of cfgate: the HTTP API of DESIGN.md
+// Command login is the login Lambda of cfgate: the HTTP API of internal/api
 // behind an API Gateway HTTP API (payload format 2.0). It only wires: the
 // configuration (internal/loginconfig), the AWS clients (the SDK's standard
 // configuration chain, so AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>

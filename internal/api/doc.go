@@ -2,9 +2,9 @@
 // login, session, logout, and access to a course, which sets the CloudFront
 // signed cookies of that course after checking the session and the grant.
 //
-// The contract (routes, statuses, bodies) is the section "HTTP API of the
-// login Lambda" of DESIGN.md; the Lambda adapter (internal/lambdahttp) and
-// the local distribution serve this same handler.
+// The contract (routes, statuses, bodies) is the table "The login API" in the
+// repository's README; the Lambda adapter (internal/lambdahttp) and the local
+// distribution serve this same handler.
 //
 // Security decisions, in one place:
 //

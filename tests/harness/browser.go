@@ -38,7 +38,8 @@ type Browser struct {
 	ctx context.Context
 }
 
-// NewBrowser starts Chromium with the flags of DESIGN.md and a fresh user data dir;
+// NewBrowser starts headless Chromium (no sandbox, no GPU, no QUIC, no background
+// networking: loopback is all the test machines have) with a fresh user data dir;
 // it is closed when the test ends.
 func NewBrowser(t testing.TB) *Browser {
 	t.Helper()

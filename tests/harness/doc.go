@@ -22,6 +22,8 @@
 // the access refreshes (run Start with Args -cookie-ttl 1m -cookie-bucket 1s to refresh
 // every few seconds). The demo media is 8 s long; the loop re-fetches it every pass.
 //
-// Chromium runs with the flags of DESIGN.md ("Real components in tests"). Run
+// Chromium runs headless with --no-sandbox, --disable-gpu, --disable-quic and
+// the background-networking flags (see NewBrowser): the test machines have no
+// network but loopback. Run
 // browser tests serially: the machines have two cores.
 package harness

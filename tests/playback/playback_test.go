@@ -293,7 +293,7 @@ func segmentFetches(p *harness.Page, name string) int {
 }
 
 // checkCookieAttributes asserts the browser stored the course cookies with the
-// attributes DESIGN.md requires.
+// attributes the README documents (Path=/courses/<id>/, Secure, HttpOnly, SameSite=Lax).
 func checkCookieAttributes(t *testing.T, p *harness.Page) {
 	t.Helper()
 	n := 0

@@ -1,4 +1,5 @@
-// Package template tests that template.yaml declares the system of DESIGN.md:
+// Package template tests that template.yaml declares the system described in
+// distribution/README.md:
 // the behaviors and their order, the signed behavior's key group and
 // cookie-free cache key, cookie forwarding on /api/*, a bucket readable only by
 // this distribution, IAM limited to named resources, and the functions' build
