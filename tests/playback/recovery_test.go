@@ -65,6 +65,22 @@ func TestRepeated403Recovery(t *testing.T) {
 		if got := harness.Eval[int](p, `cfgate.state.recoveries`); got != round {
 			t.Errorf("round %d: cfgate.state.recoveries = %d, want %d", round, got, round)
 		}
+		// The page ends an episode when a segment whose load started after the
+		// fresh cookies arrived has loaded (one that started a moment before,
+		// with the new cookies already in the jar, proves nothing to it). Let
+		// two more segments load before the next episode begins.
+		mark := len(p.MediaRequests(""))
+		seen, since = mark, time.Now()
+		for wait := time.Now().Add(20 * time.Second); time.Now().Before(wait); {
+			nudge(p, &seen, &since)
+			if ok200(p.MediaRequests("")[mark:]) >= 2 {
+				break
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		if n := ok200(p.MediaRequests("")[mark:]); n < 2 {
+			t.Fatalf("round %d: %d segments loaded after the recovery, want 2", round, n)
+		}
 	}
 
 	// The distribution stops trusting the signing key (a rotation gone wrong): the
@@ -128,4 +144,15 @@ func nudge(p *harness.Page, seen *int, since *time.Time) {
 		harness.Eval[bool](p, `(() => { const h = cfgate.state.hls; if (h) h.startLoad(document.querySelector("video").currentTime); return true; })()`)
 		*since = time.Now()
 	}
+}
+
+// ok200 counts the requests that got 200.
+func ok200(rs []harness.Request) int {
+	n := 0
+	for _, r := range rs {
+		if r.Status == 200 {
+			n++
+		}
+	}
+	return n
 }
