@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,35 +14,17 @@ import (
 	"github.com/cfgate/cfgate/internal/cfsign"
 	"github.com/cfgate/cfgate/internal/keyops"
 	"github.com/cfgate/cfgate/internal/keyops/cfmoto"
+	"github.com/cfgate/cfgate/internal/testutil/fakeclock"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// Sleep stands in for the timer of `rotate wait`: it moves the clock by d.
-func (c *clock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.Add(d)
-	return nil
-}
+// clock is the shared settable test clock.
+type clock = fakeclock.Clock
 
 // testApp is the CLI pointed at the extended moto server, with a test clock.
 func testApp(t *testing.T) (app, *clock) {
 	t.Helper()
 	cfg := cfmoto.Shared(t).Config(t)
-	c := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	c := fakeclock.New(time.Now().UTC().Truncate(time.Second))
 	return app{awsConfig: func(context.Context) (aws.Config, error) { return cfg, nil }, now: c.Now, sleep: c.Sleep}, c
 }
 

@@ -179,7 +179,7 @@ func TestLockout(t *testing.T) {
 		if resp.StatusCode != want {
 			t.Fatalf("attempt %d: status %d, want %d", i, resp.StatusCode, want)
 		}
-		e.clock.Advance(time.Second)
+		e.clock.Add(time.Second)
 	}
 	if got, want := e.pw.verify.Load(), int64(DefaultLockoutThreshold); got != want {
 		t.Errorf("password verifications = %d, want %d (none while locked)", got, want)
@@ -202,11 +202,11 @@ func TestLockout(t *testing.T) {
 
 	// The window started at the first failure (t0); it is still current
 	// at t0+window-1s and has passed at t0+window.
-	e.clock.Advance(DefaultLockoutWindow - 21*time.Second)
+	e.clock.Add(DefaultLockoutWindow - 21*time.Second)
 	if resp := e.do(req("POST", "/api/login", loginBodyJSON(alice, alicePW))); resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("1s before the window ends: status %d, want 429", resp.StatusCode)
 	}
-	e.clock.Advance(time.Second)
+	e.clock.Add(time.Second)
 	e.login(t, alice, alicePW)
 	if n, err := e.st.Failures(context.Background(), alice, e.clock.Now()); err != nil || n != 0 {
 		t.Errorf("failures after success = %d, %v; want 0", n, err)

@@ -84,7 +84,7 @@ func TestAccessAttacks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e.clock.Advance(tt.advance)
+			e.clock.Add(tt.advance)
 			before := len(e.emfLines(t))
 			resp := e.do(tt.r)
 			if resp.StatusCode != tt.status {

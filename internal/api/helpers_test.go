@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,6 +23,7 @@ import (
 	"github.com/cfgate/cfgate/internal/password"
 	"github.com/cfgate/cfgate/internal/store"
 	"github.com/cfgate/cfgate/internal/store/mem"
+	"github.com/cfgate/cfgate/internal/testutil/fakeclock"
 	"github.com/cfgate/cfgate/internal/testutil/syncbuf"
 )
 
@@ -50,23 +50,8 @@ const (
 // t0 is the tests' initial clock reading.
 var t0 = time.Date(2026, 11, 27, 10, 2, 3, 0, time.UTC)
 
-// clock is an injectable, advanceable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// clock is the shared settable test clock.
+type clock = fakeclock.Clock
 
 // countingPasswords is the real internal/password verifier with call
 // counters, to show that unknown users get the same argon2id work.
@@ -168,7 +153,7 @@ func newEnv(tb testing.TB, opts ...envOption) *env {
 	tb.Helper()
 	ctx := context.Background()
 	e := &env{
-		clock:   &clock{t: t0},
+		clock:   fakeclock.New(t0),
 		metrics: &syncbuf.Buffer{},
 		logs:    &syncbuf.Buffer{},
 		pw:      &countingPasswords{},

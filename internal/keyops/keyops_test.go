@@ -5,7 +5,6 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,46 +14,12 @@ import (
 	"github.com/cfgate/cfgate/internal/cfsign"
 	"github.com/cfgate/cfgate/internal/keyops"
 	"github.com/cfgate/cfgate/internal/keyops/cfmoto"
+	"github.com/cfgate/cfgate/internal/testutil/fakeclock"
 	"github.com/cfgate/cfgate/internal/testutil/motoserver"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu    sync.Mutex
-	t     time.Time
-	slept []time.Duration
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// Sleep is Ops.Sleep on the test clock: it moves the clock by d at once.
-func (c *clock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.Add(d)
-	c.mu.Lock()
-	c.slept = append(c.slept, d)
-	c.mu.Unlock()
-	return nil
-}
-
-// Slept returns the total Sleep moved the clock since the last call.
-func (c *clock) Slept() time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var total time.Duration
-	for _, d := range c.slept {
-		total += d
-	}
-	c.slept = nil
-	return total
-}
+// clock is the shared settable test clock.
+type clock = fakeclock.Clock
 
 const (
 	grace       = 35 * time.Minute
@@ -87,7 +52,7 @@ func backends(t *testing.T, f func(t *testing.T, fx fixture)) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := tc.new(t)
-			c := &clock{t: time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)}
+			c := fakeclock.New(time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC))
 			// ECDSA keys are generated in microseconds; the lifecycle test checks the RSA default.
 			ops := &keyops.Ops{B: b, Grace: grace, Propagation: propagation, Now: c.Now, Sleep: c.Sleep, Name: "cfgate-test", Algorithm: cfsign.ECDSASHA256}
 			f(t, fixture{b: b, ops: ops, clock: c})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cfgate/cfgate/internal/keyops"
 	"github.com/cfgate/cfgate/internal/keyops/cfmoto"
+	"github.com/cfgate/cfgate/internal/testutil/fakeclock"
 )
 
 func TestGraceFormula(t *testing.T) {
@@ -102,7 +103,7 @@ func TestAddedRecord(t *testing.T) {
 func TestAddedTags(t *testing.T) {
 	ctx := context.Background()
 	b := awsBackend(t)
-	clk := &clock{t: time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC))
 	ops := &keyops.Ops{B: b, Grace: grace, Propagation: propagation, Now: clk.Now, Name: "cfgate-test", Algorithm: "ECDSA-SHA256"}
 	must[keyops.Result](t, "init")(ops.Init(ctx, nil))
 	newID := must[keyops.Result](t, "start")(ops.Start(ctx)).PendingKeyID

@@ -18,6 +18,7 @@ import (
 	"github.com/cfgate/cfgate/internal/cfsign"
 	"github.com/cfgate/cfgate/internal/keyops"
 	"github.com/cfgate/cfgate/internal/keyops/cfmoto"
+	"github.com/cfgate/cfgate/internal/testutil/fakeclock"
 	"github.com/cfgate/cfgate/internal/testutil/motoserver"
 )
 
@@ -110,7 +111,7 @@ func TestInterruptedRotationResumes(t *testing.T) {
 func runInterrupted(t *testing.T, b keyops.Backend, n int) (noCrash bool) {
 	ctx := context.Background()
 	c := &crashing{Backend: b, n: n}
-	clk := &clock{t: time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC))
 	ops := &keyops.Ops{B: c, Grace: grace, Propagation: propagation, Now: clk.Now, Name: "cfgate-test", Algorithm: cfsign.ECDSASHA256}
 	plain := &keyops.Ops{B: b, Grace: grace, Now: clk.Now}
 	invariant := func(when string) {
