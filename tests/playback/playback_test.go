@@ -74,9 +74,14 @@ func TestPlayback(t *testing.T) {
 		}
 		checkMedia(t, p.MediaRequests(""), granted, "ts")
 
-		// The cookies vanish (a cleared cookie store, a laptop asleep past expiry): the
-		// next segment is refused, the page gets fresh cookies (its one retry after a
-		// 403, or its scheduled refresh, which comes every few seconds here) and plays on.
+		// The cookies vanish (a cleared cookie store, a laptop asleep past expiry) and
+		// the page gets fresh ones and plays on. Which path brings them is a race:
+		// the scheduled refresh comes every 5 s here, while hls.js, holding the whole
+		// 8 s loop in its buffer, may not ask for a segment for longer than that. So
+		// either a segment is refused first and the page's retry after the 403 brings
+		// the cookies, or the refresh does before any segment is asked for. Both are
+		// accepted; TestRepeated403Recovery covers the 403 path alone, with no
+		// refresh due.
 		accessBefore := accessCalls(p, granted)
 		for _, name := range courseCookies {
 			p.DeleteCookie(name, "/courses/"+granted+"/")
@@ -84,18 +89,25 @@ func TestPlayback(t *testing.T) {
 		start := len(p.MediaRequests(""))
 		deadline = time.Now().Add(30 * time.Second)
 		var after []harness.Request
+		seen, since := start, time.Now()
 		for time.Now().Before(deadline) {
+			nudge(p, &seen, &since)
 			after = p.MediaRequests("")[start:]
-			if refused, okAfter := statusRun(after); refused && okAfter {
+			if okAfterLastRefusal(after) >= 2 && accessCalls(p, granted) > accessBefore {
 				break
 			}
 			time.Sleep(250 * time.Millisecond)
 		}
-		if refused, okAfter := statusRun(after); !refused || !okAfter {
-			t.Fatalf("after the cookies vanished, want a 403 then 200s; requests:\n%s", harness.Describe(after))
+		if n := okAfterLastRefusal(after); n < 2 {
+			t.Fatalf("after the cookies vanished, want 2 or more 200s with cookies after any 403, got %d; requests:\n%s", n, harness.Describe(after))
+		}
+		if refused, _ := statusRun(after); refused {
+			t.Logf("fresh cookies came by the page's retry after a 403")
+		} else {
+			t.Logf("fresh cookies came by the scheduled refresh, before any segment was refused")
 		}
 		if accessCalls(p, granted) <= accessBefore {
-			t.Errorf("no access call after the 403")
+			t.Errorf("no access call after the cookies vanished; requests:\n%s", harness.Describe(after))
 		}
 		if st := p.State(); st != "playing" {
 			t.Errorf("state = %q (%s), want playing", st, p.Message())
@@ -279,6 +291,21 @@ func statusRun(reqs []harness.Request) (refused, okAfter bool) {
 		}
 	}
 	return refused, okAfter
+}
+
+// okAfterLastRefusal counts the 200s with the course cookies that come after
+// the last 403 in reqs (all of them when there is none).
+func okAfterLastRefusal(reqs []harness.Request) int {
+	n := 0
+	for _, r := range reqs {
+		switch {
+		case r.Status == 403:
+			n = 0
+		case r.Status == 200 && r.HasCookies(courseCookies...):
+			n++
+		}
+	}
+	return n
 }
 
 // segmentFetches counts the completed requests for a segment name, any rendition.
