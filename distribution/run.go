@@ -90,8 +90,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fl.StringVar(&o.dynamoEndpoint, "dynamodb-endpoint", "", "DynamoDB endpoint `URL` (table from TABLE_NAME) instead of the embedded store")
 	fl.StringVar(&o.hlsJS, "hlsjs", "", "hls.min.js `file` (default: distribution/player/node_modules/hls.js/dist/hls.min.js in the checkout)")
 	fl.BoolVar(&o.insecureCookies, "insecure-cookies", false, "omit Secure on cookies (for browsers that refuse Secure cookies over http on a non-loopback address)")
-	fl.DurationVar(&o.cookieTTL, "cookie-ttl", 10*time.Minute, "lifetime of the CloudFront cookies (COOKIE_TTL in AWS)")
-	fl.DurationVar(&o.cookieBucket, "cookie-bucket", 5*time.Minute, "cookie expiry is rounded up to a multiple of this (COOKIE_BUCKET in AWS)")
+	fl.DurationVar(&o.cookieTTL, "cookie-ttl", cfsign.DefaultLifetime, "lifetime of the CloudFront cookies (COOKIE_TTL in AWS)")
+	fl.DurationVar(&o.cookieBucket, "cookie-bucket", cfsign.DefaultBucket, "cookie expiry is rounded up to a multiple of this (COOKIE_BUCKET in AWS)")
 	fl.BoolVar(&o.logJSON, "log-json", false, "access log as JSON lines instead of text")
 	if err := fl.Parse(args); err != nil {
 		return nil, err

@@ -61,16 +61,24 @@ type Issuer struct {
 	cache    *sigCache
 }
 
+// Defaults of IssuerConfig's Lifetime and Bucket, which the login function's
+// COOKIE_TTL and COOKIE_BUCKET, the local distribution's flags and the key
+// rotation's grace period all start from.
+const (
+	DefaultLifetime = 10 * time.Minute
+	DefaultBucket   = 5 * time.Minute
+)
+
 // NewIssuer checks cfg, fills in defaults and returns an Issuer.
 func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	if err := ValidateDomain(cfg.Domain); err != nil {
 		return nil, fmt.Errorf("%w (issuer Domain)", err)
 	}
 	if cfg.Lifetime == 0 {
-		cfg.Lifetime = 10 * time.Minute
+		cfg.Lifetime = DefaultLifetime
 	}
 	if cfg.Bucket == 0 {
-		cfg.Bucket = 5 * time.Minute
+		cfg.Bucket = DefaultBucket
 	}
 	if cfg.Lifetime < 0 {
 		return nil, errors.New("cfsign: issuer: negative Lifetime")

@@ -40,16 +40,20 @@ func awsBackend(t *testing.T) *keyops.AWS {
 	})
 }
 
+// backendKinds makes each backend on fresh state: the AWS one against
+// moto_server (with the cfmoto extension), the local one in a temporary folder.
+var backendKinds = []struct {
+	name string
+	new  func(t *testing.T) keyops.Backend
+}{
+	{"aws", func(t *testing.T) keyops.Backend { return awsBackend(t) }},
+	{"local", func(t *testing.T) keyops.Backend { return keyops.NewLocal(t.TempDir()) }},
+}
+
 // backends runs f against both backends on fresh state.
 func backends(t *testing.T, f func(t *testing.T, fx fixture)) {
 	t.Helper()
-	for _, tc := range []struct {
-		name string
-		new  func(t *testing.T) keyops.Backend
-	}{
-		{"aws", func(t *testing.T) keyops.Backend { return awsBackend(t) }},
-		{"local", func(t *testing.T) keyops.Backend { return keyops.NewLocal(t.TempDir()) }},
-	} {
+	for _, tc := range backendKinds {
 		t.Run(tc.name, func(t *testing.T) {
 			b := tc.new(t)
 			c := fakeclock.New(time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC))

@@ -43,7 +43,7 @@ type Grace struct {
 // served stale up to keysource.StaleFactor = 3 TTLs, COOKIE_TTL 10m,
 // COOKIE_BUCKET 5m) plus a 5m margin: 35 minutes.
 func DefaultGrace() Grace {
-	return Grace{KeyCacheTTL: 5 * time.Minute, StaleFactor: keysource.StaleFactor, CookieLifetime: 10 * time.Minute, CookieBucket: 5 * time.Minute, Margin: 5 * time.Minute}
+	return Grace{KeyCacheTTL: keysource.DefaultTTL, StaleFactor: keysource.StaleFactor, CookieLifetime: cfsign.DefaultLifetime, CookieBucket: cfsign.DefaultBucket, Margin: 5 * time.Minute}
 }
 
 // KeyCache is how long a signer may keep signing with a key after the secret

@@ -84,13 +84,7 @@ func (c *crashing) SetState(ctx context.Context, st keyops.State) error {
 // operator would), and checks that the sequence completes with the expected
 // keys and that the signing key was in the key group at every moment.
 func TestInterruptedRotationResumes(t *testing.T) {
-	for _, be := range []struct {
-		name string
-		new  func(t *testing.T) keyops.Backend
-	}{
-		{"aws", func(t *testing.T) keyops.Backend { return awsBackend(t) }},
-		{"local", func(t *testing.T) keyops.Backend { return keyops.NewLocal(t.TempDir()) }},
-	} {
+	for _, be := range backendKinds {
 		t.Run(be.name, func(t *testing.T) {
 			for n := 1; ; n++ {
 				var done bool

@@ -200,15 +200,21 @@ func (w *responseWriter) response(method string) events.APIGatewayV2HTTPResponse
 		}
 		resp.Headers[k] = strings.Join(v, ", ")
 	}
-	if len(body) > 0 {
-		if isText(w.header.Get("Content-Type"), body) {
-			resp.Body = string(body)
-		} else {
-			resp.Body = base64.StdEncoding.EncodeToString(body)
-			resp.IsBase64Encoded = true
-		}
-	}
+	resp.Body, resp.IsBase64Encoded = encodeBody(w.header.Get("Content-Type"), body)
 	return resp
+}
+
+// encodeBody puts a body into an event or response as API Gateway does: as
+// is when it is text, base64-encoded (and flagged so) otherwise.
+func encodeBody(contentType string, body []byte) (string, bool) {
+	switch {
+	case len(body) == 0:
+		return "", false
+	case isText(contentType, body):
+		return string(body), false
+	default:
+		return base64.StdEncoding.EncodeToString(body), true
+	}
 }
 
 // isText reports whether a body of this content type can travel as a JSON
@@ -314,14 +320,7 @@ func EventFromRequest(r *http.Request) (events.APIGatewayV2HTTPRequest, error) {
 			ev.QueryStringParameters[k] = strings.Join(v, ",")
 		}
 	}
-	if len(body) > 0 {
-		if isText(r.Header.Get("Content-Type"), body) {
-			ev.Body = string(body)
-		} else {
-			ev.Body = base64.StdEncoding.EncodeToString(body)
-			ev.IsBase64Encoded = true
-		}
-	}
+	ev.Body, ev.IsBase64Encoded = encodeBody(r.Header.Get("Content-Type"), body)
 	return ev, nil
 }
 

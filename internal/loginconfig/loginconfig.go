@@ -18,17 +18,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cfgate/cfgate/internal/api"
 	"github.com/cfgate/cfgate/internal/cfsign"
+	"github.com/cfgate/cfgate/internal/keysource"
 )
 
-// Defaults for the optional variables.
+// Defaults for the optional variables: those of the packages that use them.
 const (
-	DefaultCookieTTL        = 10 * time.Minute
-	DefaultCookieBucket     = 5 * time.Minute
-	DefaultKeyCacheTTL      = 5 * time.Minute
-	DefaultSessionTTL       = 12 * time.Hour
-	DefaultLockoutThreshold = 10
-	DefaultLockoutWindow    = 15 * time.Minute
+	DefaultCookieTTL        = cfsign.DefaultLifetime
+	DefaultCookieBucket     = cfsign.DefaultBucket
+	DefaultKeyCacheTTL      = keysource.DefaultTTL
+	DefaultSessionTTL       = api.DefaultSessionTTL
+	DefaultLockoutThreshold = api.DefaultLockoutThreshold
+	DefaultLockoutWindow    = api.DefaultLockoutWindow
 )
 
 // Config is the login function's configuration.
