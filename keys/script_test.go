@@ -9,12 +9,18 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/cfgate/cfgate/internal/keyops/cfmoto"
+	"github.com/cfgate/cfgate/internal/testutil/needs"
 )
 
 // TestMain lets the scripts run the real main as the command "keys".
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){"keys": main})
+	testscript.Main(needsM{m}, map[string]func(){"keys": main})
 }
+
+// needsM runs the tests through needs.Main (the -short summary line).
+type needsM struct{ m *testing.M }
+
+func (n needsM) Run() int { return needs.Main(n.m) }
 
 var scriptN atomic.Int64
 
@@ -22,6 +28,7 @@ var scriptN atomic.Int64
 // status, the "keys:" error prefix, and stdout/stderr, against a local state
 // folder and the extended moto server (AWS_ENDPOINT_URL).
 func TestScripts(t *testing.T) {
+	needs.Tool(t, "moto_server")
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cfgate/cfgate/internal/testutil/needs"
 )
 
 // These tests check the verifier against independent signers that run here:
@@ -17,6 +19,7 @@ import (
 
 func needTool(t *testing.T, name string) string {
 	t.Helper()
+	needs.Tool(t, name)
 	p, err := exec.LookPath(name)
 	if err != nil {
 		t.Fatalf("%s is required for the cross-implementation tests (make deps): %v", name, err)

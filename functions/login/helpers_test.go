@@ -35,6 +35,7 @@ import (
 	"github.com/cfgate/cfgate/internal/store"
 	"github.com/cfgate/cfgate/internal/store/dynamo"
 	"github.com/cfgate/cfgate/internal/testutil/motoserver"
+	"github.com/cfgate/cfgate/internal/testutil/needs"
 	"github.com/cfgate/cfgate/internal/testutil/syncbuf"
 )
 
@@ -281,7 +282,7 @@ func buildBootstrap(dir, goarch string) (string, error) {
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := needs.Main(m)
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cfgate/cfgate/internal/testutil/needs"
 )
 
 // opensslVerify runs `openssl dgst -<hash> -verify pub.pem -signature sig.bin
@@ -15,6 +17,7 @@ import (
 // openssl binary fails the test.
 func opensslVerify(t *testing.T, k *Key, policy, sig []byte) bool {
 	t.Helper()
+	needs.Tool(t, "openssl")
 	bin, err := exec.LookPath("openssl")
 	if err != nil {
 		t.Fatalf("openssl is required for the cross-implementation tests: %v", err)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cfgate/cfgate/internal/testutil/needs"
 )
 
 func mustPrefix(t testing.TB, s string) netip.Prefix {
@@ -227,6 +229,7 @@ func TestURLPolicy(t *testing.T) {
 // IpAddress, DateGreaterThan, DateLessThan, so the documents are compared as
 // JSON values (CloudFront does not care about key order in custom policies).
 func TestPolicyMatchesBotocore(t *testing.T) {
+	needs.Tool(t, "python3 (botocore)")
 	// One python3 process for all cases: importing botocore takes ~1.5 s.
 	const script = `
 import sys, json, datetime

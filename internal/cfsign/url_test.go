@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/cloudfront/sign"
+
+	"github.com/cfgate/cfgate/internal/testutil/needs"
 )
 
 const ebookURL = "https://d111111abcdef8.cloudfront.net/ebooks/hls-guide.pdf"
@@ -58,6 +60,7 @@ func TestSignURLMatchesSDK(t *testing.T) {
 // signer from the Python cryptography package, over the same test key, gives
 // the same URLs byte for byte.
 func TestSignURLMatchesBotocore(t *testing.T) {
+	needs.Tool(t, "python3 (botocore)")
 	const script = `
 import sys, datetime
 from botocore.signers import CloudFrontSigner

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/cfgate/cfgate/internal/testutil/motoserver"
+	"github.com/cfgate/cfgate/internal/testutil/needs"
 )
 
 func TestContentTypeAndCacheControl(t *testing.T) {
@@ -362,6 +363,7 @@ func TestPublishSite(t *testing.T) {
 }
 
 func TestFromMP4(t *testing.T) {
+	needs.Tool(t, "ffmpeg")
 	ffmpeg, err := exec.LookPath("ffmpeg")
 	if err != nil {
 		t.Fatalf("ffmpeg is required (apt-get install -y ffmpeg; make test installs it): %v", err)

@@ -16,11 +16,14 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/cfgate/cfgate/internal/testutil/needs"
 )
 
 // ChromiumPath finds Debian's chromium (CHROMIUM_PATH overrides).
 func ChromiumPath(t testing.TB) string {
 	t.Helper()
+	needs.Tool(t, "chromium")
 	if p := os.Getenv("CHROMIUM_PATH"); p != "" {
 		return p
 	}

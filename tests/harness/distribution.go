@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cfgate/cfgate/internal/testutil/needs"
 	"github.com/cfgate/cfgate/internal/testutil/syncbuf"
 )
 
@@ -42,7 +43,7 @@ var (
 // Main runs the tests and then removes the binary that Start built. Use it in
 // TestMain: func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }.
 func Main(m *testing.M) int {
-	code := m.Run()
+	code := needs.Main(m)
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}

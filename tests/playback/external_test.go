@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cfgate/cfgate/internal/testutil/needs"
 	"github.com/cfgate/cfgate/tests/harness"
 )
 
@@ -19,6 +20,7 @@ const externalKeyID = "KEXTERNALOPENSSL"
 // openssl runs openssl with stdin and returns stdout.
 func openssl(t *testing.T, dir string, stdin []byte, args ...string) []byte {
 	t.Helper()
+	needs.Tool(t, "openssl")
 	cmd := exec.Command("openssl", args...)
 	cmd.Dir = dir
 	cmd.Stdin = bytes.NewReader(stdin)

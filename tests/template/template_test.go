@@ -25,6 +25,7 @@ import (
 
 	"github.com/cfgate/cfgate/distribution/behavior"
 	"github.com/cfgate/cfgate/internal/keyops"
+	"github.com/cfgate/cfgate/internal/testutil/needs"
 )
 
 const (
@@ -759,6 +760,7 @@ func TestParametersAndOutputs(t *testing.T) {
 }
 
 func TestCfnLint(t *testing.T) {
+	needs.Tool(t, "cfn-lint")
 	if _, err := exec.LookPath("cfn-lint"); err != nil {
 		t.Fatalf("cfn-lint is required (pip install cfn-lint): %v", err)
 	}

@@ -19,11 +19,17 @@ import (
 	"github.com/cfgate/cfgate/internal/store/dynamo"
 	"github.com/cfgate/cfgate/internal/store/mem"
 	"github.com/cfgate/cfgate/internal/testutil/motoserver"
+	"github.com/cfgate/cfgate/internal/testutil/needs"
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){"admin": main})
+	testscript.Main(needsM{m}, map[string]func(){"admin": main})
 }
+
+// needsM runs the tests through needs.Main (the -short summary line).
+type needsM struct{ m *testing.M }
+
+func (n needsM) Run() int { return needs.Main(n.m) }
 
 // TestScripts runs testdata/script/*.txtar: the compiled CLI as an operator
 // uses it, including the no-echo prompt on a pseudo-terminal.

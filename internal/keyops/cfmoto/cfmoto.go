@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/cfgate/cfgate/internal/testutil/motoserver"
+	"github.com/cfgate/cfgate/internal/testutil/needs"
 )
 
 //go:embed launcher.py
@@ -35,6 +36,7 @@ var (
 // use another interpreter).
 func Shared(tb testing.TB) *motoserver.Server {
 	tb.Helper()
+	needs.Tool(tb, "moto_server")
 	s, err := Get()
 	if err != nil {
 		tb.Fatalf("cfmoto: %v", err)
@@ -50,13 +52,16 @@ func Get() (*motoserver.Server, error) {
 
 // Start starts a new extended moto server on a free port of 127.0.0.1.
 func Start() (*motoserver.Server, error) {
-	python := os.Getenv("PYTHON")
-	if python == "" {
-		python = "python3"
+	python, err := motoserver.Python()
+	if err != nil {
+		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "cfmoto-")
 	if err != nil {
 		return nil, fmt.Errorf("temp dir: %w", err)
+	}
+	if _, err := motoserver.WriteLauncher(dir); err != nil {
+		return nil, err
 	}
 	path := filepath.Join(dir, "launcher.py")
 	if err := os.WriteFile(path, launcher, 0o600); err != nil {

@@ -3,7 +3,9 @@
 moto 5.2 lacks UpdateKeyGroup and DeleteKeyGroup, ignores If-Match on key groups
 and public keys, and deletes a public key that a key group still uses. This
 launcher patches moto's CloudFront backend and response classes in-process with
-CloudFront's documented behaviour, then runs the ordinary moto server:
+CloudFront's documented behaviour, adds DynamoDB's per-item atomicity like every
+moto server of the tests (motolauncher.py beside it), then runs the ordinary
+moto server:
 
   * every create/update gives the resource a new ETag;
   * UpdateKeyGroup, DeleteKeyGroup and DeletePublicKey need If-Match: missing
@@ -166,6 +168,11 @@ Response.delete_key_group = _resp_delete_key_group
 
 
 if __name__ == "__main__":
+    # DynamoDB's per-item atomicity, as in every moto server cfgate's tests
+    # start (internal/testutil/motoserver/launcher.py, written beside this file).
+    import motolauncher
+
+    motolauncher.install()
     from moto.server import main
 
     main(sys.argv[1:])

@@ -1,20 +1,31 @@
-// Package motoserver starts a real moto_server (the moto[server] Python
+// Package motoserver starts a real moto server (the moto[server] Python
 // package) on 127.0.0.1 for tests that talk to DynamoDB, Secrets Manager, S3
 // or CloudFront's key-group API through aws-sdk-go-v2.
 //
+// The server is moto_server run by the committed launcher.py, which adds one
+// guarantee of the real service that moto lacks: DynamoDB's per-item
+// atomicity. moto serves each request on its own thread and evaluates a
+// ConditionExpression and writes the item without a lock, so two conditional
+// updates racing on one item can both succeed; the launcher runs every
+// DynamoDB data-plane call under one lock (see launcher.py). It is a stand-in
+// for a promise AWS keeps, named as such; nothing in the product relies on it.
+//
 // One server is started per test binary, on first use, and shared; tests keep
 // apart by using their own table, secret, bucket and key-group names (see
-// Unique). If moto_server is not installed the test fails: CI installs it,
-// and a test that needs a real server never silently skips.
+// Unique). If python3 with moto is not installed the test fails: CI installs
+// it, and a test that needs a real server never silently skips. Under
+// go test -short, Shared skips the test instead (see internal/testutil/needs).
 package motoserver
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,7 +35,27 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/cfgate/cfgate/internal/testutil/needs"
 )
+
+//go:embed launcher.py
+var launcher []byte
+
+// LauncherModule is the file name under which WriteLauncher writes
+// launcher.py, so that another launcher in the same folder can
+// "import motolauncher; motolauncher.install()".
+const LauncherModule = "motolauncher.py"
+
+// WriteLauncher writes launcher.py into dir as LauncherModule and returns its
+// path.
+func WriteLauncher(dir string) (string, error) {
+	path := filepath.Join(dir, LauncherModule)
+	if err := os.WriteFile(path, launcher, 0o600); err != nil {
+		return "", fmt.Errorf("write moto launcher: %w", err)
+	}
+	return path, nil
+}
 
 // Server is a running moto_server.
 type Server struct {
@@ -40,33 +71,54 @@ var (
 	counter atomic.Int64
 )
 
-// Shared returns the moto_server of this test binary, starting it on first
-// use. The process is killed when the binary exits (see Cleanup in TestMain
-// or rely on the parent-death signal set here).
+// Shared returns the moto server of this test binary, starting it on first
+// use. The process is killed when the binary exits (the parent-death signal
+// set here). Under go test -short it skips the test.
 func Shared(tb testing.TB) *Server {
 	tb.Helper()
-	once.Do(func() { shared, initErr = Start(os.Getenv("MOTO_SERVER")) })
+	needs.Tool(tb, "moto_server")
+	once.Do(func() { shared, initErr = Start() })
 	if initErr != nil {
 		tb.Fatalf("motoserver: %v", initErr)
 	}
 	return shared
 }
 
-// Start starts a new moto_server using the given executable (default:
-// moto_server on PATH) on a free port of 127.0.0.1 and waits until it answers.
-func Start(executable string) (*Server, error) {
-	if executable == "" {
-		executable = "moto_server"
+// Python returns the interpreter that runs the launchers: $PYTHON, or
+// python3 on PATH.
+func Python() (string, error) {
+	python := os.Getenv("PYTHON")
+	if python == "" {
+		python = "python3"
 	}
-	path, err := exec.LookPath(executable)
+	path, err := exec.LookPath(python)
 	if err != nil {
-		return nil, fmt.Errorf("%s not found (install it with: pip install \"moto[server]\"): %w", executable, err)
+		return "", fmt.Errorf("%s not found (moto needs it: pip install \"moto[server]\"): %w", python, err)
+	}
+	return path, nil
+}
+
+// Start starts a new moto server (moto_server with DynamoDB's per-item
+// atomicity, see launcher.py) on a free port of 127.0.0.1 and waits until it
+// answers.
+func Start() (*Server, error) {
+	python, err := Python()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "motoserver-")
+	if err != nil {
+		return nil, fmt.Errorf("temp dir: %w", err)
+	}
+	path, err := WriteLauncher(dir)
+	if err != nil {
+		return nil, err
 	}
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	return StartCommand(exec.Command(path, "-H", "127.0.0.1", "-p", fmt.Sprint(port)), port)
+	return StartCommand(exec.Command(python, path, "-H", "127.0.0.1", "-p", fmt.Sprint(port)), port)
 }
 
 // StartCommand starts cmd, which must serve the moto API on 127.0.0.1:port
