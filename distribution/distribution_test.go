@@ -22,6 +22,7 @@ import (
 	"github.com/cfgate/cfgate/distribution/behavior"
 	"github.com/cfgate/cfgate/internal/cfsign"
 	"github.com/cfgate/cfgate/internal/keysource"
+	"github.com/cfgate/cfgate/internal/testutil/needs"
 	"github.com/cfgate/cfgate/internal/testutil/syncbuf"
 )
 
@@ -29,8 +30,18 @@ const testPassword = "test-demo-password"
 
 // newTestApp builds the local distribution in process on the repository's
 // template.yaml, with a fresh state folder.
+// needHLSJS skips t under -short when `npm ci --prefix distribution/player`
+// has not installed hls.js, which the distribution serves and needs to start.
+func needHLSJS(t testing.TB) {
+	t.Helper()
+	if mod, err := findUp(".", "go.mod"); err == nil {
+		needs.File(t, filepath.Join(filepath.Dir(mod), filepath.FromSlash(hlsJSRel)), "hls.js (npm ci --prefix distribution/player)")
+	}
+}
+
 func newTestApp(t testing.TB, domain string) *app {
 	t.Helper()
+	needHLSJS(t)
 	tpl, err := findUp(".", "template.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -403,6 +414,7 @@ func unsignedCopy(d *behavior.Distribution) *behavior.Distribution {
 // TestRun starts the command's run on a free port, checks what it prints and that it
 // serves, then stops it by cancelling the context.
 func TestRun(t *testing.T) {
+	needHLSJS(t)
 	tpl, err := findUp(".", "template.yaml")
 	if err != nil {
 		t.Fatal(err)

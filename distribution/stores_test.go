@@ -100,6 +100,7 @@ func TestOriginFolder(t *testing.T) {
 	if err := os.WriteFile(p, []byte("#EXTM3U\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	needHLSJS(t)
 	tpl, err := findUp(".", "template.yaml")
 	if err != nil {
 		t.Fatal(err)

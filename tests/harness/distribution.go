@@ -128,11 +128,12 @@ func FreePort(t testing.TB) int {
 // waits until it answers, and stops it when the test ends.
 func Start(t testing.TB, o Options) *Distribution {
 	t.Helper()
-	bin := Binary(t)
 	root, err := ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
+	needs.File(t, filepath.Join(root, "distribution", "player", "node_modules", "hls.js", "dist", "hls.min.js"), "hls.js (npm ci --prefix distribution/player)")
+	bin := Binary(t)
 	if o.StateDir == "" {
 		o.StateDir = t.TempDir()
 	}

@@ -48,6 +48,20 @@ func Tool(tb testing.TB, tools ...string) {
 	tb.Skipf("-short: needs %s", strings.Join(tools, ", "))
 }
 
+// File skips tb under -short when path does not exist, with the reason
+// "needs <what>" (for example an npm package that `npm ci` installs);
+// otherwise it does nothing, and the test reports a missing file itself.
+func File(tb testing.TB, path, what string) {
+	tb.Helper()
+	if !testing.Short() {
+		return
+	}
+	if _, err := os.Stat(path); err == nil {
+		return
+	}
+	Tool(tb, what)
+}
+
 // Summary returns the one-line summary of what this test binary skipped, or
 // "" if nothing was.
 func Summary(pkg string) string {
