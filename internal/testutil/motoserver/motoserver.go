@@ -6,8 +6,9 @@
 // guarantee of the real service that moto lacks: DynamoDB's per-item
 // atomicity. moto serves each request on its own thread and evaluates a
 // ConditionExpression and writes the item without a lock, so two conditional
-// updates racing on one item can both succeed; the launcher runs every
-// DynamoDB data-plane call under one lock (see launcher.py). It is a stand-in
+// updates racing on one item can both succeed (and an ADD can return another
+// request's count); the launcher handles every DynamoDB request, answer
+// included, under one lock (see launcher.py). It is a stand-in
 // for a promise AWS keeps, named as such; nothing in the product relies on it.
 //
 // One server is started per test binary, on first use, and shared; tests keep
