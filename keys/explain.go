@@ -19,6 +19,53 @@ import (
 type explainArgs struct {
 	url, cookie, sourceIP, now string
 	publicKeys                 []string
+	stdin                      io.Reader // read for a --url or --cookie of "-"
+}
+
+// maxStdin bounds what explain reads for "-": a Cookie header or a URL, with
+// room to spare (CloudFront's own limit on a request's headers is 20 KB).
+const maxStdin = 64 << 10
+
+// fromStdin resolves the flags given as "-" (at most one) from standard
+// input, so that live cookies and signed URLs need not go on a command line
+// or into shell history.
+func (x *explainArgs) fromStdin() error {
+	var target *string
+	var name string
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"--url", &x.url}, {"--cookie", &x.cookie}} {
+		if *f.v != "-" {
+			continue
+		}
+		if target != nil {
+			return errors.New("only one of --url and --cookie can be - (standard input)")
+		}
+		target, name = f.v, f.name
+	}
+	if target == nil {
+		return nil
+	}
+	if x.stdin == nil {
+		return fmt.Errorf("%s -: no standard input", name)
+	}
+	b, err := io.ReadAll(io.LimitReader(x.stdin, maxStdin+1))
+	if err != nil {
+		return fmt.Errorf("%s -: read standard input: %w", name, err)
+	}
+	if len(b) > maxStdin {
+		return fmt.Errorf("%s -: standard input longer than %d bytes", name, maxStdin)
+	}
+	v := strings.TrimSpace(string(b))
+	if v == "" {
+		return fmt.Errorf("%s -: standard input is empty", name)
+	}
+	if strings.ContainsAny(v, "\r\n") {
+		return fmt.Errorf("%s -: standard input has more than one line", name)
+	}
+	*target = v
+	return nil
 }
 
 // explanation is explain's --json output.
@@ -113,6 +160,9 @@ func sortedIDs(m verifier.KeyMap) []string {
 }
 
 func (a app) explain(ctx context.Context, c *common, x explainArgs, stdout io.Writer) error {
+	if err := x.fromStdin(); err != nil {
+		return fmt.Errorf("explain: %w", err)
+	}
 	if x.url == "" {
 		return errors.New("explain: --url is required (the URL the player requested; with --cookie, the URL the cookies were sent with)")
 	}

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -9,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/cfgate/cfgate/internal/keyops"
+	"github.com/cfgate/cfgate/internal/testutil/fakeclock"
 )
 
 // verifierCase is a case of distribution/verifier/testdata/cases.json, the
@@ -168,6 +175,52 @@ func TestExplainHuman(t *testing.T) {
 	for _, want := range []string{"CloudFront answers: 403 MalformedPolicy", "why:", "trusted:  K1RSATESTKEY01", "key pair id K1RSATESTKEY01"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+// TestExplainFromStdin: --cookie - and --url - read the value from standard
+// input, so live cookies stay off the command line and out of shell history.
+func TestExplainFromStdin(t *testing.T) {
+	c := fakeclock.New(time.Now().UTC().Truncate(time.Second))
+	a := app{awsConfig: func(context.Context) (aws.Config, error) { return aws.Config{}, errors.New("no AWS in this test") }, now: c.Now, sleep: c.Sleep}
+	w := where(t, true)
+	mustRun(t, a, append([]string{"init"}, w...)...)
+	cookie := cookieHeader(t, current(t, backendFor(t, a, w)), c.Now)
+	withStdin := func(stdin string, args ...string) result {
+		var out, errb bytes.Buffer
+		err := a.run(context.Background(), append(args, w...), strings.NewReader(stdin), &out, &errb)
+		return result{out.String(), errb.String(), err}
+	}
+	for name, r := range map[string]result{
+		"cookie":              withStdin("Cookie: "+cookie+"\n", "explain", "--url", courseURL, "--cookie", "-"),
+		"cookie without name": withStdin(cookie, "explain", "--url", courseURL, "--cookie", "-"),
+		"url":                 withStdin("  "+courseURL+"\r\n", "explain", "--url", "-", "--cookie", cookie),
+	} {
+		if r.err != nil || !strings.Contains(r.stdout, "CloudFront answers: 200") {
+			t.Errorf("%s from stdin: err %v\n%s%s", name, r.err, r.stdout, r.stderr)
+		}
+	}
+	// Only the value read counts: the same call with an empty Cookie header is denied.
+	if r := withStdin("theme=dark\n", "explain", "--url", courseURL, "--cookie", "-"); r.err == nil || !strings.Contains(r.stdout, "403 MissingKey") {
+		t.Errorf("a cookie-less header from stdin: err %v\n%s", r.err, r.stdout)
+	}
+	for _, tc := range []struct {
+		name, stdin string
+		args        []string
+		want        string
+	}{
+		{"both from stdin", courseURL, []string{"--url", "-", "--cookie", "-"}, "only one of --url and --cookie"},
+		{"empty stdin", "\n", []string{"--url", courseURL, "--cookie", "-"}, "standard input is empty"},
+		{"two lines", cookie + "\n" + cookie, []string{"--url", courseURL, "--cookie", "-"}, "more than one line"},
+		{"too long", strings.Repeat("a", maxStdin+1), []string{"--url", courseURL, "--cookie", "-"}, "longer than"},
+	} {
+		r := withStdin(tc.stdin, append([]string{"explain"}, tc.args...)...)
+		if r.err == nil || !strings.Contains(r.err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want it to mention %q", tc.name, r.err, tc.want)
+		}
+		if strings.Contains(fmt.Sprint(r.err)+r.stdout+r.stderr, "CloudFront-Signature=") {
+			t.Errorf("%s: the cookie was echoed", tc.name)
 		}
 	}
 }

@@ -62,6 +62,8 @@ rotate:   --algorithm (start; default: the current key's)   --force (promote, fi
                   KEY_CACHE_TTL, COOKIE_TTL, COOKIE_BUCKET; a signer whose secret reads
                   fail serves its cached key up to 3 key-cache TTLs)
 explain:  --url URL (the requested URL; required)   --cookie 'Cookie header'
+          (give either as - to read it from standard input: live cookies and
+          signed URLs then stay off the command line and out of shell history)
           --source-ip IP   --now RFC3339|unix
           keys: --public-key ID=FILE (repeatable) | --local --state DIR | the key
           group (--key-group ID, or as above)
@@ -81,6 +83,7 @@ Examples:
   go run ./keys rotate start --local --state cfgate-state
   go run ./keys explain --url https://d111.cloudfront.net/courses/intro-to-hls/ts/master.m3u8 \
       --cookie 'CloudFront-Policy=…; CloudFront-Signature=…; CloudFront-Key-Pair-Id=K…'
+  pbpaste | go run ./keys explain --url https://d111.cloudfront.net/courses/intro-to-hls/ts/master.m3u8 --cookie -
 `
 
 // exitError ends the program with code and no further message (the output
@@ -210,8 +213,8 @@ func (a app) run(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	case "rotate wait":
 		fs.BoolVar(&keyCache, "key-cache", false, "after promote: wait only --key-cache-ttl, until login functions sign with the new key (emergency revocation)")
 	case "explain":
-		fs.StringVar(&url, "url", "", "the requested `URL` (absolute)")
-		fs.StringVar(&cookie, "cookie", "", "the request's Cookie `header`")
+		fs.StringVar(&url, "url", "", "the requested `URL` (absolute; - reads it from standard input)")
+		fs.StringVar(&cookie, "cookie", "", "the request's Cookie `header` (- reads it from standard input)")
 		fs.StringVar(&sourceIP, "source-ip", "", "the viewer's `IP` address")
 		fs.StringVar(&nowFlag, "now", "", "the request `time` (RFC 3339 or Unix seconds; default now)")
 		fs.Var(&publicKeys, "public-key", "trust the public key `ID=FILE` (PEM; repeatable)")
@@ -233,7 +236,7 @@ func (a app) run(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return fmt.Errorf("%s: --propagation must be positive and --key-cache-stale-factor at least 1", cmd)
 	}
 	if cmd == "explain" {
-		return a.explain(ctx, &c, explainArgs{url: url, cookie: cookie, sourceIP: sourceIP, now: nowFlag, publicKeys: publicKeys}, stdout)
+		return a.explain(ctx, &c, explainArgs{url: url, cookie: cookie, sourceIP: sourceIP, now: nowFlag, publicKeys: publicKeys, stdin: stdin}, stdout)
 	}
 	alg, err := parseAlgorithm(algorithm)
 	if err != nil {
