@@ -163,7 +163,21 @@ func contentType(key string) string { return mediatype.ContentType(key) }
 
 // serveObject answers a GET or HEAD for one bucket key, with range requests and
 // conditional requests handled by http.ServeContent. It returns the status written.
+//
+// Under courses/ only the course allowlist is served, with the Content-Type
+// and Content-Disposition that publish stores (internal/mediatype): publish
+// refuses any other file, so a bucket in AWS holds none, and a stray HTML or
+// SVG file in a local origin folder must not run on this origin either.
 func (b *bucket) serveObject(w http.ResponseWriter, r *http.Request, key string) {
+	ct, disposition := contentType(key), ""
+	if strings.HasPrefix(key, "courses/") {
+		obj, ok := mediatype.Course(key)
+		if !ok {
+			http.Error(w, "Not Found", http.StatusNotFound)
+			return
+		}
+		ct, disposition = obj.ContentType, obj.Disposition
+	}
 	f, err := b.open(key)
 	if err != nil {
 		// S3 behind Origin Access Control without s3:ListBucket answers 403 AccessDenied
@@ -182,7 +196,10 @@ func (b *bucket) serveObject(w http.ResponseWriter, r *http.Request, key string)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", contentType(key))
+	w.Header().Set("Content-Type", ct)
+	if disposition != "" {
+		w.Header().Set("Content-Disposition", disposition)
+	}
 	// Embedded files have a zero ModTime, so ServeContent sends no Last-Modified.
 	http.ServeContent(w, r, "", st.ModTime(), rs)
 }

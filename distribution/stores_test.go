@@ -147,7 +147,8 @@ func TestOriginFolderNoEscape(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(origin, "courses", "intro-to-hls", "ok.m3u8"), []byte("#EXTM3U\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(outside, "passwd"), []byte("secret"), 0o644); err != nil {
+	// An allowlisted name, so that os.Root, not the course allowlist, is what refuses it.
+	if err := os.WriteFile(filepath.Join(outside, "passwd.m3u8"), []byte("secret"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Symlink(outside, filepath.Join(origin, "courses", "intro-to-hls", "leak")); err != nil {
@@ -158,13 +159,72 @@ func TestOriginFolderNoEscape(t *testing.T) {
 		t.Fatal(err)
 	}
 	for key, want := range map[string]int{
-		"courses/intro-to-hls/ok.m3u8":     http.StatusOK,
-		"courses/intro-to-hls/leak/passwd": http.StatusNotFound,
+		"courses/intro-to-hls/ok.m3u8":          http.StatusOK,
+		"courses/intro-to-hls/leak/passwd.m3u8": http.StatusNotFound,
 	} {
 		rec := httptest.NewRecorder()
 		b.serveObject(rec, httptest.NewRequest("GET", "/"+key, nil), key)
 		if rec.Code != want || strings.Contains(rec.Body.String(), "secret") {
 			t.Errorf("%s: status %d body %q, want %d", key, rec.Code, rec.Body.String(), want)
+		}
+	}
+}
+
+// TestOriginServesCourseAllowlistOnly: under courses/ the local distribution
+// serves what publish would upload and nothing else (HTML, SVG and script in a
+// course folder would run on the distribution's origin), with the
+// Content-Type and Content-Disposition that publish stores.
+func TestOriginServesCourseAllowlistOnly(t *testing.T) {
+	origin := t.TempDir()
+	course := filepath.Join(origin, "courses", "intro-to-hls")
+	files := map[string]string{
+		"ts/master.m3u8":     "#EXTM3U\n",
+		"files/workbook.pdf": "%PDF-1.4",
+		"notes.html":         "<script>fetch('/api/session')</script>",
+		"x.svg":              "<svg><script>alert(1)</script></svg>",
+		"app.js":             "alert(1)",
+	}
+	for rel, body := range files {
+		p := filepath.Join(course, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := newBucket(origin, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rel, want := range map[string]struct {
+		status             int
+		ctype, disposition string
+	}{
+		"ts/master.m3u8":     {http.StatusOK, "application/vnd.apple.mpegurl", ""},
+		"files/workbook.pdf": {http.StatusOK, "application/pdf", `attachment; filename="workbook.pdf"`},
+		"notes.html":         {http.StatusNotFound, "", ""},
+		"x.svg":              {http.StatusNotFound, "", ""},
+		"app.js":             {http.StatusNotFound, "", ""},
+	} {
+		key := "courses/intro-to-hls/" + rel
+		rec := httptest.NewRecorder()
+		b.serveObject(rec, httptest.NewRequest("GET", "/"+key, nil), key)
+		if rec.Code != want.status {
+			t.Errorf("%s: status %d, want %d", rel, rec.Code, want.status)
+			continue
+		}
+		if want.status != http.StatusOK {
+			if strings.Contains(rec.Body.String(), "script") {
+				t.Errorf("%s: body %q served", rel, rec.Body.String())
+			}
+			continue
+		}
+		if got := rec.Header().Get("Content-Type"); got != want.ctype {
+			t.Errorf("%s: Content-Type %q, want %q", rel, got, want.ctype)
+		}
+		if got := rec.Header().Get("Content-Disposition"); got != want.disposition {
+			t.Errorf("%s: Content-Disposition %q, want %q", rel, got, want.disposition)
 		}
 	}
 }

@@ -1,10 +1,13 @@
 // Package mediatype is the one table of Content-Type values for the objects
 // cfgate puts in the bucket: the publish command stores them and the local
 // distribution serves the same, so local playback sees what S3 would send.
+// Course objects (courses/<id>/…) come from an allowlist (Course); the player
+// page (site/…) from the wider ContentType table.
 package mediatype
 
 import (
 	"path"
+	"sort"
 	"strings"
 )
 
@@ -47,4 +50,89 @@ func ContentType(key string) string {
 		return ct
 	}
 	return "application/octet-stream"
+}
+
+// courseTypes is the allowlist for objects under courses/<id>/: HLS playlists
+// and segments, fMP4/MP4, audio, WebVTT, AES-128 keys, and course materials
+// (PDF, EPUB, ZIP, images that cannot carry script). Anything a browser would
+// render as a document or run as script (HTML, JavaScript, SVG, XML, CSS,
+// JSON, plain text) is left out: those objects would be served from the
+// distribution's own origin, beside /api, where script can act as the viewer.
+var courseTypes = map[string]string{
+	".m3u8":   "application/vnd.apple.mpegurl",
+	".ts":     "video/mp2t",
+	".mp4":    "video/mp4",
+	".m4s":    "video/mp4",
+	".m4v":    "video/mp4",
+	".m4a":    "audio/mp4",
+	".aac":    "audio/aac",
+	".mp3":    "audio/mpeg",
+	".ac3":    "audio/ac3",
+	".ec3":    "audio/eac3",
+	".vtt":    "text/vtt",
+	".webvtt": "text/vtt",
+	".key":    "application/octet-stream", // AES-128 keys (EXT-X-KEY)
+	".bin":    "application/octet-stream", // AES-128 keys under ffmpeg's usual name
+	".pdf":    "application/pdf",
+	".epub":   "application/epub+zip",
+	".zip":    "application/zip",
+	".png":    "image/png",
+	".jpg":    "image/jpeg",
+	".jpeg":   "image/jpeg",
+	".webp":   "image/webp",
+	".gif":    "image/gif",
+	".avif":   "image/avif",
+}
+
+// downloads are the course types that a viewer saves rather than plays or
+// views in the page: stored with Content-Disposition: attachment.
+var downloads = map[string]bool{".pdf": true, ".epub": true, ".zip": true}
+
+// CourseObject is what is stored and served for one object of a course.
+type CourseObject struct {
+	ContentType string
+	// Disposition is the Content-Disposition header, or "" for media that
+	// players fetch inline.
+	Disposition string
+}
+
+// Course returns the Content-Type and Content-Disposition of a course object,
+// and false if its extension is not on the course allowlist (see CourseExts).
+func Course(key string) (CourseObject, bool) {
+	ext := strings.ToLower(path.Ext(key))
+	ct, ok := courseTypes[ext]
+	if !ok {
+		return CourseObject{}, false
+	}
+	o := CourseObject{ContentType: ct}
+	if downloads[ext] {
+		o.Disposition = Attachment(path.Base(key))
+	}
+	return o, true
+}
+
+// Attachment returns "attachment; filename=\"name\"" for a name of safe
+// characters (letters, digits, '.', '_', '-'), and plain "attachment"
+// otherwise, so that no name can break out of the header's quoting.
+func Attachment(name string) string {
+	if name == "" || len(name) > 128 {
+		return "attachment"
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return "attachment"
+		}
+	}
+	return `attachment; filename="` + name + `"`
+}
+
+// CourseExts lists the allowed extensions of course objects, sorted, for
+// error messages and docs.
+func CourseExts() []string {
+	exts := make([]string, 0, len(courseTypes))
+	for e := range courseTypes {
+		exts = append(exts, e)
+	}
+	sort.Strings(exts)
+	return exts
 }

@@ -294,6 +294,69 @@ func TestDryRunUploadsNothing(t *testing.T) {
 	}
 }
 
+// TestRefusesRenderableFiles: a course folder holding HTML or SVG is refused
+// whole, dry run or not, and the error names every such file.
+func TestRefusesRenderableFiles(t *testing.T) {
+	c := motoEnv(t)
+	bucket := newBucket(t, c)
+	tree := hlsTree()
+	tree["notes.html"] = "<script>fetch('/api/session')</script>"
+	tree["ts/x.svg"] = "<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>"
+	dir := writeTree(t, tree)
+	for _, dry := range []bool{true, false} {
+		args := []string{"--bucket", bucket, "--course", "intro-to-hls", dir}
+		if dry {
+			args = append([]string{"--dry-run"}, args...)
+		}
+		_, _, err := run(t, args...)
+		var refused *RefusedError
+		if !errors.As(err, &refused) {
+			t.Fatalf("dry-run=%v: err = %v, want a RefusedError", dry, err)
+		}
+		if !slices.Equal(refused.Files, []string{"notes.html", "ts/x.svg"}) {
+			t.Errorf("dry-run=%v: refused %v, want [notes.html ts/x.svg]", dry, refused.Files)
+		}
+		for _, want := range []string{"notes.html", "ts/x.svg", "2 file(s)", ".m3u8"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("dry-run=%v: error %q lacks %q", dry, err, want)
+			}
+		}
+	}
+	if got := keys(t, c, bucket); len(got) != 0 {
+		t.Errorf("a refused folder uploaded %v", got)
+	}
+}
+
+// TestMaterialsAreAttachments: course materials are stored with
+// Content-Disposition: attachment and the file's name; media are not.
+func TestMaterialsAreAttachments(t *testing.T) {
+	c := motoEnv(t)
+	bucket := newBucket(t, c)
+	tree := hlsTree()
+	tree["files/workbook.pdf"] = "%PDF-1.4 test"
+	dir := writeTree(t, tree)
+	if _, progress, err := run(t, "--bucket", bucket, "--course", "intro-to-hls", dir); err != nil {
+		t.Fatalf("publish: %v\n%s", err, progress)
+	}
+	for key, want := range map[string][2]string{
+		"courses/intro-to-hls/files/workbook.pdf": {"application/pdf", `attachment; filename="workbook.pdf"`},
+		"courses/intro-to-hls/ts/v0/seg000.ts":    {"video/mp2t", ""},
+	} {
+		h, err := c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := [2]string{aws.ToString(h.ContentType), aws.ToString(h.ContentDisposition)}; got != want {
+			t.Errorf("%s: Content-Type, Content-Disposition = %q, want %q", key, got, want)
+		}
+	}
+	// Identical on a second run, Content-Disposition included.
+	out, _, err := run(t, "--bucket", bucket, "--course", "intro-to-hls", dir)
+	if err != nil || !strings.HasPrefix(out, "uploaded 0 files") {
+		t.Errorf("second run: %q %v", out, err)
+	}
+}
+
 func TestRefusals(t *testing.T) {
 	c := motoEnv(t)
 	bucket := newBucket(t, c)

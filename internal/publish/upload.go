@@ -27,6 +27,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/cfgate/cfgate/internal/cfsign"
+	"github.com/cfgate/cfgate/internal/mediatype"
 )
 
 // S3API is what publishing needs from the S3 client.
@@ -46,6 +47,9 @@ type File struct {
 	Size         int64
 	ContentType  string
 	CacheControl string
+	// ContentDisposition is "attachment; filename=…" for course materials
+	// (PDF, EPUB, ZIP) and "" for everything else.
+	ContentDisposition string
 }
 
 // CoursePrefix returns the key prefix of a course, after validating its id.
@@ -58,15 +62,22 @@ func CoursePrefix(courseID string) (string, error) {
 
 // CourseFiles validates dir as HLS (see ValidateHLS) and lists its files as
 // objects under courses/<courseID>/. Hidden files (.DS_Store, …) are left out.
+// Every file must be of a type on the course allowlist (internal/mediatype):
+// one that is not (HTML, script, SVG, …) would be served from the
+// distribution's own origin, so the folder is refused, naming every such file.
 func CourseFiles(dir, courseID string) ([]File, error) {
 	prefix, err := CoursePrefix(courseID)
+	if err != nil {
+		return nil, err
+	}
+	files, err := listFiles(dir, prefix, false)
 	if err != nil {
 		return nil, err
 	}
 	if err := ValidateHLS(dir); err != nil {
 		return nil, err
 	}
-	return listFiles(dir, prefix, false)
+	return files, nil
 }
 
 // HLSJSPath is where `npm ci --prefix distribution/player` puts hls.js.
@@ -94,8 +105,21 @@ func SiteFiles(playerDir string) ([]File, error) {
 	return files, nil
 }
 
+// RefusedError names the files of a course folder whose types are not on
+// the course allowlist.
+type RefusedError struct {
+	Dir   string
+	Files []string // relative to Dir, slash-separated, sorted
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("%s: %d file(s) of a type not allowed in a course: %s (allowed: %s; HTML, script and SVG would run on the distribution's origin)",
+		e.Dir, len(e.Files), strings.Join(e.Files, ", "), strings.Join(mediatype.CourseExts(), " "))
+}
+
 func listFiles(dir, prefix string, site bool) ([]File, error) {
 	var files []File
+	var refused []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -118,11 +142,23 @@ func listFiles(dir, prefix string, site bool) ([]File, error) {
 			return err
 		}
 		key := prefix + filepath.ToSlash(rel)
-		files = append(files, File{Path: p, Key: key, Size: info.Size(), ContentType: ContentType(key), CacheControl: CacheControl(key, site)})
+		f := File{Path: p, Key: key, Size: info.Size(), ContentType: ContentType(key), CacheControl: CacheControl(key, site)}
+		if !site {
+			obj, ok := mediatype.Course(key)
+			if !ok {
+				refused = append(refused, filepath.ToSlash(rel))
+				return nil
+			}
+			f.ContentType, f.ContentDisposition = obj.ContentType, obj.Disposition
+		}
+		files = append(files, f)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	if len(refused) > 0 {
+		return nil, &RefusedError{Dir: dir, Files: refused}
 	}
 	if len(files) == 0 {
 		return nil, fmt.Errorf("%s: no files", dir)
@@ -249,13 +285,14 @@ func (u *Uploader) one(ctx context.Context, f File) (string, error) {
 	}
 	defer body.Close()
 	_, err = u.Client.PutObject(ctx, &s3.PutObjectInput{
-		Bucket:        aws.String(u.Bucket),
-		Key:           aws.String(f.Key),
-		Body:          body,
-		ContentLength: aws.Int64(f.Size),
-		ContentType:   aws.String(f.ContentType),
-		CacheControl:  aws.String(f.CacheControl),
-		Metadata:      map[string]string{MetaSHA256: sum},
+		Bucket:             aws.String(u.Bucket),
+		Key:                aws.String(f.Key),
+		Body:               body,
+		ContentLength:      aws.Int64(f.Size),
+		ContentType:        aws.String(f.ContentType),
+		CacheControl:       aws.String(f.CacheControl),
+		ContentDisposition: optional(f.ContentDisposition),
+		Metadata:           map[string]string{MetaSHA256: sum},
 	})
 	if err != nil {
 		return "", fmt.Errorf("upload s3://%s/%s: %w", u.Bucket, f.Key, err)
@@ -272,7 +309,7 @@ func (u *Uploader) identical(ctx context.Context, f File, sum, md5sum string) (b
 		return false, fmt.Errorf("compare s3://%s/%s: %w", u.Bucket, f.Key, err)
 	}
 	if aws.ToString(head.ContentType) != f.ContentType || aws.ToString(head.CacheControl) != f.CacheControl ||
-		aws.ToInt64(head.ContentLength) != f.Size {
+		aws.ToString(head.ContentDisposition) != f.ContentDisposition || aws.ToInt64(head.ContentLength) != f.Size {
 		return false, nil
 	}
 	if s, ok := head.Metadata[MetaSHA256]; ok {
@@ -280,6 +317,14 @@ func (u *Uploader) identical(ctx context.Context, f File, sum, md5sum string) (b
 	}
 	// Objects put by other tools: a single-part, SSE-S3 object's ETag is its MD5.
 	return strings.Trim(aws.ToString(head.ETag), `"`) == md5sum, nil
+}
+
+// optional is nil for "", so an empty header is not sent at all.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return aws.String(s)
 }
 
 func isNotFound(err error) bool {
