@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/cfgate/cfgate/distribution/behavior"
+	"github.com/cfgate/cfgate/internal/api"
 	"github.com/cfgate/cfgate/internal/cfsign"
 	"github.com/cfgate/cfgate/internal/keysource"
 	"github.com/cfgate/cfgate/internal/testutil/needs"
@@ -336,9 +337,24 @@ func TestServer(t *testing.T) {
 		t.Errorf("missing object with cookies: %d, want 404", r.StatusCode)
 	}
 
+	// Logout without a session: only the session cookie's deletion, and
+	// nothing that names a course of the catalogue.
+	anon := &client{t: t, base: srv.URL, cookies: map[string]*http.Cookie{}}
+	r = anon.do("POST", "/api/logout", "")
+	if sc := r.Header.Values("Set-Cookie"); r.StatusCode != 204 || len(sc) != 1 || !strings.HasPrefix(sc[0], api.SessionCookie+"=;") {
+		t.Errorf("logout without a session: %d, Set-Cookie %q; want 204 and only the session cookie's deletion", r.StatusCode, sc)
+	}
+
+	// With the session: the session cookie and the granted course's
+	// CloudFront cookies expire, and no other course is named.
 	r = c.do("POST", "/api/logout", "")
 	if r.StatusCode != 204 {
 		t.Errorf("logout: %d, want 204", r.StatusCode)
+	}
+	for _, ck := range r.Cookies() {
+		if ck.Name != api.SessionCookie && ck.Path != "/courses/intro-to-hls/" {
+			t.Errorf("logout expires %s (path %s), not the session cookie or a granted course's", ck.Name, ck.Path)
+		}
 	}
 	if got := len(c.courseCookies("/courses/intro-to-hls/")); got != 0 {
 		t.Errorf("%d course cookies left after logout, want 0", got)

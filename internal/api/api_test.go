@@ -416,8 +416,10 @@ func TestLogout(t *testing.T) {
 		expired[c.Name+" "+c.Path] = true
 	}
 	want := []string{SessionCookie + " /api/"}
-	// Every catalogue course and every granted course (gone-course too).
-	for _, id := range []string{courseIntro, "advanced-streaming", "bobs-course", "old-course", "gone-course"} {
+	// Every course alice holds a grant for (expired and gone-course too),
+	// and no other: advanced-streaming and bobs-course are in the catalogue
+	// but not hers, and logout must not tell her they exist.
+	for _, id := range []string{courseIntro, "old-course", "gone-course"} {
 		for _, name := range []string{"CloudFront-Policy", "CloudFront-Signature", "CloudFront-Key-Pair-Id"} {
 			want = append(want, name+" /courses/"+id+"/")
 		}
@@ -427,14 +429,30 @@ func TestLogout(t *testing.T) {
 			t.Errorf("logout does not expire %s", w)
 		}
 	}
+	for c := range expired {
+		if strings.Contains(c, "advanced-streaming") || strings.Contains(c, "bobs-course") {
+			t.Errorf("logout expires %s, a course alice holds no grant for", c)
+		}
+	}
 	// The old cookie no longer works.
 	if resp := e.do(withSession(req("GET", "/api/session", ""), token)); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("session after logout: %d, want 401", resp.StatusCode)
 	}
-	// Logout without a session is still 204 and still clears cookies.
-	resp = e.do(req("POST", "/api/logout", ""))
-	if resp.StatusCode != http.StatusNoContent || findCookie(resp, SessionCookie) == nil {
-		t.Errorf("anonymous logout: status %d, session cookie cleared %v", resp.StatusCode, findCookie(resp, SessionCookie) != nil)
+	// Logout without a session is still 204 and clears the session cookie,
+	// and nothing else: no course cookie names the catalogue, with no cookie,
+	// a malformed one, or one whose session is gone.
+	for name, r := range map[string]*http.Request{
+		"no cookie":       req("POST", "/api/logout", ""),
+		"malformed token": withSession(req("POST", "/api/logout", ""), "not-a-token"),
+		"ended session":   withSession(req("POST", "/api/logout", ""), token),
+	} {
+		resp = e.do(r)
+		if resp.StatusCode != http.StatusNoContent || findCookie(resp, SessionCookie) == nil {
+			t.Errorf("%s: logout status %d, session cookie cleared %v", name, resp.StatusCode, findCookie(resp, SessionCookie) != nil)
+		}
+		if n := len(resp.Cookies()); n != 1 {
+			t.Errorf("%s: logout set %d cookies, want only the session cookie's deletion: %v", name, n, resp.Header.Values("Set-Cookie"))
+		}
 	}
 }
 

@@ -165,8 +165,9 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request, req *request) 
 const maxLogoutCourses = 100
 
 // logout answers POST /api/logout: the session is deleted server-side, and
-// the session cookie and the CloudFront cookies of the user's granted
-// courses and of the catalogue (up to maxLogoutCourses) are expired.
+// the session cookie is expired and, with a valid session, the CloudFront
+// cookies of the courses the user holds grants for (up to maxLogoutCourses);
+// nothing else, and no store query without a valid session token.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request, req *request) error {
 	ctx := r.Context()
 	var (
@@ -194,11 +195,9 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request, req *request) e
 			delErr = internal("store_error", err, "delete session")
 		}
 	}
-	if catalogue, err := h.store.ListCourses(ctx); err == nil {
-		for _, c := range catalogue {
-			add(c.ID)
-		}
-	}
+	// Only the courses of the session's own grants: without a valid session
+	// there is nobody to log out but the session cookie, and a list of the
+	// catalogue (unreleased courses included) would tell anyone what it holds.
 	// Cookies are expired even when the server-side delete failed: the
 	// browser forgets them either way.
 	http.SetCookie(w, h.sessionCookie("", -1))
