@@ -82,6 +82,13 @@ type Config struct {
 	Now func() time.Time
 	// Passwords verifies passwords (default internal/password, argon2id).
 	Passwords PasswordVerifier
+	// PasswordConcurrency bounds the password verifications that run at
+	// once (default GOMAXPROCS): memory stays bounded under a login storm.
+	PasswordConcurrency int
+	// PasswordWait is how long a login waits for a free slot before 503
+	// with Retry-After (default DefaultPasswordWait; the request's own
+	// deadline, if sooner, wins).
+	PasswordWait time.Duration
 }
 
 // Handler serves the API. It is safe for concurrent use.
@@ -94,6 +101,7 @@ type Handler struct {
 	log     *slog.Logger
 	now     func() time.Time
 	pw      PasswordVerifier
+	pwSlots passwordSlots
 
 	metricsMu sync.Mutex
 	metrics   io.Writer
@@ -130,6 +138,12 @@ func New(cfg Config, st store.Store, keys KeyProvider, issuer *cfsign.Issuer, lo
 	if cfg.Passwords == nil {
 		cfg.Passwords = argon2Verifier{}
 	}
+	if cfg.PasswordWait == 0 {
+		cfg.PasswordWait = DefaultPasswordWait
+	}
+	if cfg.PasswordConcurrency < 0 || cfg.PasswordWait < 0 {
+		return nil, fmt.Errorf("api: PasswordConcurrency (%d) and PasswordWait (%v) must not be negative", cfg.PasswordConcurrency, cfg.PasswordWait)
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -150,6 +164,7 @@ func New(cfg Config, st store.Store, keys KeyProvider, issuer *cfsign.Issuer, lo
 		log:     logger,
 		now:     cfg.Now,
 		pw:      cfg.Passwords,
+		pwSlots: newPasswordSlots(cfg.PasswordConcurrency),
 		metrics: cfg.Metrics,
 	}, nil
 }
@@ -348,6 +363,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, req *reques
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
 	h.log.LogAttrs(r.Context(), level, "request failed", attrs...)
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfterSeconds)
+	}
 	writeJSON(w, status, errorBody{Error: msg})
 }
 

@@ -59,6 +59,13 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, req *request) er
 		return fail(kindLocked, "locked_out", "")
 	}
 
+	// Password work, at most PasswordConcurrency at once (see passwordSlots).
+	release, err := h.pwSlots.acquire(ctx, h.cfg.PasswordWait)
+	if err != nil {
+		return err
+	}
+	defer release()
+
 	u, err := h.store.GetUser(ctx, email)
 	var reason string
 	switch {
