@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -147,6 +148,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "  URL:           http://%s/\n", domain)
 	if app.demoPassword != "" {
 		fmt.Fprintf(stdout, "  demo login:    %s / %s%s\n", demoEmail, app.demoPassword, app.passwordNote)
+	} else if app.passwordNote != "" {
+		fmt.Fprintf(stdout, "  demo login:    %s%s\n", demoEmail, app.passwordNote)
 	}
 	fmt.Fprintf(stdout, "  state:         %s (signing key %s%s)\n", app.stateDir, app.keyID, app.keyNote)
 	fmt.Fprintf(stdout, "  trusted keys:  %s (%s)\n", strings.Join(app.trustedDirs, ", "), strings.Join(app.trusted.IDs(), " "))
@@ -338,18 +341,55 @@ func (a *app) openStore(ctx context.Context, o *options) (store.Store, error) {
 		return nil, err
 	}
 	a.storeDesc = desc
-	pw := o.demoPassword
-	if pw == "" {
-		pw = randomPassword()
-		a.passwordNote = " (generated; set CFGATE_DEMO_PASSWORD to choose)"
-	} else {
+	pw, fromEnv := o.demoPassword, o.demoPassword != ""
+	if fromEnv {
 		a.passwordNote = " (from CFGATE_DEMO_PASSWORD)"
+	} else {
+		if pw, err = generatedDemoPassword(a.stateDir); err != nil {
+			return nil, err
+		}
+		a.passwordNote = " (generated, kept in " + filepath.Join(a.stateDir, demoPasswordFile) + "; set CFGATE_DEMO_PASSWORD to choose)"
 	}
-	if err := seed(ctx, st, pw); err != nil {
+	res, err := seed(ctx, st, pw, fromEnv)
+	if err != nil {
 		return nil, err
+	}
+	switch res {
+	case seedPasswordSet:
+		a.passwordNote = " (from CFGATE_DEMO_PASSWORD, set now)"
+	case seedPasswordOld:
+		pw = ""
+		a.passwordNote = " (its password was changed with the admin CLI; set CFGATE_DEMO_PASSWORD to reset it)"
 	}
 	a.demoPassword = pw
 	return st, nil
+}
+
+// generatedDemoPassword returns the demo password kept in the state folder,
+// making and keeping one (mode 0600, never overwritten) on the first start.
+func generatedDemoPassword(stateDir string) (string, error) {
+	p := filepath.Join(stateDir, demoPasswordFile)
+	if b, err := os.ReadFile(p); err == nil {
+		if pw := strings.TrimSpace(string(b)); pw != "" {
+			return pw, nil
+		}
+		return "", fmt.Errorf("%s is empty: delete it to have a new demo password made", p)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("demo password: %w", err)
+	}
+	pw := randomPassword()
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("demo password: %w", err)
+	}
+	if _, err := f.WriteString(pw + "\n"); err != nil {
+		f.Close()
+		return "", fmt.Errorf("demo password: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("demo password: %w", err)
+	}
+	return pw, nil
 }
 
 // randomPassword returns a readable random password (about 80 bits).

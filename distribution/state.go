@@ -30,6 +30,9 @@ const (
 	signingKeyFile = "signing-key.json"
 	trustedKeysDir = "trusted-keys"
 	storeFile      = "store.json"
+	// demoPasswordFile keeps a generated demo password (mode 0600), so that
+	// later starts print the password that still works.
+	demoPasswordFile = "demo-password"
 )
 
 // localKeyPrefix starts the key pair id of development keys, so they are never
