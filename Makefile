@@ -6,7 +6,7 @@
 SHELL := /bin/bash
 GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
-APT_PACKAGES ?= chromium ffmpeg openssl
+APT_PACKAGES ?= chromium ffmpeg openssl webkit2gtk-driver xvfb gstreamer1.0-libav gstreamer1.0-plugins-bad
 FUZZTIME ?= 10s
 export GOFLAGS ?= -mod=readonly
 

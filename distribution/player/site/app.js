@@ -82,6 +82,20 @@
     }
   }
 
+  // cookiesRefused explains a login that succeeded while the browser kept no
+  // cookie, and what the viewer (or the operator) can do.
+  function cookiesRefused() {
+    if (location.protocol === "http:") {
+      return "Your password was right, but this browser did not keep the sign-in cookie: it " +
+        "refuses Secure cookies on a plain http:// page (Safari and other WebKit browsers do). " +
+        "Open this page over https://. Running the local distribution? Start it with " +
+        "-insecure-cookies to try it over http://.";
+    }
+    return "Your password was right, but this browser did not keep the sign-in cookie. " +
+      "Allow cookies for this site (or turn off blocking of third-party cookies if this " +
+      "player is embedded in another site) and log in again.";
+  }
+
   function showLogin(message, isError) {
     stopPlayback();
     state.email = "";
@@ -326,6 +340,16 @@
     const r = await api("POST", "/api/login", { email, password });
     if (r.status === 200 && r.data) {
       $("password").value = "";
+      // The browser may drop the session cookie it was just given: Safari/WebKit
+      // refuses Secure cookies on http://, and any browser may block cookies for
+      // this site. Every later call would then be 401, so say so now.
+      const check = await api("GET", "/api/session");
+      if (check.status === 401) {
+        setState("error");
+        show(["login"]);
+        say(cookiesRefused(), true);
+        return 0;
+      }
       showLibrary(r.data);
       return 200;
     }
