@@ -24,7 +24,10 @@ that are disabled or pending deletion. With the patch, as KMS documents:
 
   * MessageType DIGEST signs the given digest as is (it must be as long as the
     signing algorithm's hash, else 400 ValidationException);
-  * Sign with a key that is not Enabled -> 400 KMSInvalidStateException.
+  * Sign with a key that is not Enabled -> 400 KMSInvalidStateException;
+  * ScheduleKeyDeletion takes a key ARN as well as a key id (moto raises
+    KeyError -> 500 for an ARN), and refuses a key already pending deletion
+    with KMSInvalidStateException.
 
 Usage: python3 launcher.py [-H 127.0.0.1] -p PORT  (same flags as moto_server)
 """
@@ -267,7 +270,19 @@ def _resp_kms_sign(self):
     )
 
 
+_orig_schedule_key_deletion = kms_models.KmsBackend.schedule_key_deletion
+
+
+def _kms_schedule_key_deletion(self, key_id, pending_window_in_days):
+    key_id = self.get_key_id(key_id)
+    key = self.describe_key(key_id)
+    if key.key_state == "PendingDeletion":
+        raise KMSInvalidStateException(f"{key.arn} is pending deletion.")
+    return _orig_schedule_key_deletion(self, key_id, pending_window_in_days)
+
+
 kms_models.KmsBackend.sign = _kms_sign
+kms_models.KmsBackend.schedule_key_deletion = _kms_schedule_key_deletion
 kms_responses.KmsResponse.sign = _resp_kms_sign
 
 
