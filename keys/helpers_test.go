@@ -89,7 +89,7 @@ func backendFor(t *testing.T, a app, w []string) keyops.Backend {
 	if err := fs.Parse(w); err != nil {
 		t.Fatal(err)
 	}
-	b, err := a.backend(context.Background(), &c)
+	b, _, err := a.backend(context.Background(), &c)
 	if err != nil {
 		t.Fatal(err)
 	}

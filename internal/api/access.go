@@ -7,8 +7,13 @@ import (
 	"time"
 
 	"github.com/cfgate/cfgate/internal/cfsign"
+	"github.com/cfgate/cfgate/internal/keysource"
 	"github.com/cfgate/cfgate/internal/store"
 )
+
+// signerRetryAfter is the Retry-After (seconds) of a 503 when the signer
+// failed: KMS throttling clears within seconds.
+const signerRetryAfter = "2"
 
 type accessBody struct {
 	Course  string `json:"course"`
@@ -67,6 +72,12 @@ func (h *Handler) access(w http.ResponseWriter, r *http.Request, req *request) e
 			return fail(kindForbidden, "grant_expired", "no access to this course")
 		}
 		return fail(kindUnauthorized, "session_expired", "")
+	}
+	if errors.Is(err, keysource.ErrUnavailable) {
+		// The signer (KMS) is throttled or down on a cache miss: the viewer
+		// retries shortly; cached signatures keep being served meanwhile.
+		w.Header().Set("Retry-After", signerRetryAfter)
+		return unavailable("signer_unavailable", err)
 	}
 	if err != nil {
 		return internal("sign_error", err, "issue cookies for %q", id)
