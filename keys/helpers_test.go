@@ -104,3 +104,4 @@ func current(t *testing.T, b keyops.Backend) cfsign.Secret {
 	}
 	return v.Secret
 }
+

@@ -256,6 +256,9 @@ func (a app) run(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if useKMS && out != "" {
 		return errors.New("init: --kms and --out: a KMS key has no private key to write")
 	}
+	if useKMS && strings.EqualFold(algorithm, string(cfsign.RSASHA1)) {
+		return fmt.Errorf("%s: KMS cannot sign RSA-SHA1: use --algorithm ecdsa-p256 or rsa-2048 (RSA-SHA256)", cmd)
+	}
 	if useKMS && alg == cfsign.RSASHA1 {
 		alg = cfsign.RSASHA256 // KMS signs RSA with SHA-256 only
 	}
