@@ -104,4 +104,3 @@ func current(t *testing.T, b keyops.Backend) cfsign.Secret {
 	}
 	return v.Secret
 }
-
