@@ -57,7 +57,8 @@ init:     --algorithm rsa-2048|ecdsa-p256 (default rsa-2048, signing RSA-SHA1;
           created exclusively with mode 0600; otherwise it never touches disk)
           --kms: the key is an asymmetric KMS key (SIGN_VERIFY) whose private key
           never leaves KMS; the secret names it. --algorithm ecdsa-p256 (default
-          with --kms) or rsa-2048 (signs RSA-SHA256); no --out
+          with --kms) or rsa-2048 (signs RSA-SHA256); no --out. With --local the
+          state folder names a key in the KMS that AWS_ENDPOINT_URL/AWS_REGION give
 rotate:   --algorithm (start; default: the current key's)   --force (promote, finish)
           --kms (start: the new key is a KMS key even if the current one is held
                   in the secret: the migration; a KMS key is always replaced by one)
@@ -139,13 +140,19 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.propagation, "propagation", keyops.DefaultPropagation, "wait between start and promote while CloudFront deploys the key group to its edges")
 }
 
-// backend returns the key store and, on AWS, the KMS client (nil locally).
+// backend returns the key store and the KMS client. Locally the KMS client
+// is the one the AWS SDK's standard configuration gives (nil without one):
+// only a state folder whose key is in KMS (--kms) uses it.
 func (a app) backend(ctx context.Context, c *common) (keyops.Backend, keyops.KMSAPI, error) {
 	if c.local {
 		if c.state == "" {
 			return nil, nil, errors.New("--local needs --state DIR (the local distribution's state folder)")
 		}
-		return keyops.NewLocal(c.state), nil, nil
+		var kc keyops.KMSAPI
+		if cfg, err := a.awsConfig(ctx); err == nil {
+			kc = kms.NewFromConfig(cfg)
+		}
+		return keyops.NewLocal(c.state), kc, nil
 	}
 	if c.state != "" {
 		return nil, nil, errors.New("--state is for the local distribution: add --local")
@@ -249,9 +256,6 @@ func (a app) run(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	alg, err := parseAlgorithm(algorithm)
 	if err != nil {
 		return err
-	}
-	if useKMS && c.local {
-		return fmt.Errorf("%s: --kms needs AWS KMS; the local distribution keeps its key in its state folder", cmd)
 	}
 	if useKMS && out != "" {
 		return errors.New("init: --kms and --out: a KMS key has no private key to write")
