@@ -428,10 +428,10 @@ func TestIAMNamesSpecificResources(t *testing.T) {
 	// The login function's grants, exactly.
 	want := map[string][]string{
 		"SignWithKmsSigningKey": {"arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"},
-		"WriteOwnLogs":       {"arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${LoginLogGroup}:log-stream:*"},
-		"Table":              {"{{GetAtt:Table.Arn}}"},
-		"SigningKey":         {"{{Ref:SigningKeySecretArn}}"},
-		"DistributionDomain": {"arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/distribution-domain"},
+		"WriteOwnLogs":          {"arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${LoginLogGroup}:log-stream:*"},
+		"Table":                 {"{{GetAtt:Table.Arn}}"},
+		"SigningKey":            {"{{Ref:SigningKeySecretArn}}"},
+		"DistributionDomain":    {"arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/distribution-domain"},
 	}
 	got := map[string][]string{}
 	for _, pol := range roles["LoginRole"].Policies {
