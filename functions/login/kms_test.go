@@ -34,7 +34,7 @@ var (
 
 // kmsWorld is a seeded world on the extended moto server (moto's KMS with
 // the launcher's Sign-DIGEST patch).
-func kmsWorld(t *testing.T) *world {
+func kmsWorld(t testing.TB) *world {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("needs python3 with moto (-short)")
@@ -51,7 +51,7 @@ func kmsWorld(t *testing.T) *world {
 
 // initKMS runs `keys init --kms` (keyops) against cfg and returns the secret
 // name, the signing key pair id and CloudFront's public key PEM for it.
-func initKMS(t *testing.T, cfg aws.Config, alg cfsign.Algorithm) (secret, keyPairID string, pubPEM []byte) {
+func initKMS(t testing.TB, cfg aws.Config, alg cfsign.Algorithm) (secret, keyPairID string, pubPEM []byte) {
 	t.Helper()
 	ctx := context.Background()
 	secret = motoserver.Unique(t, "cfgate-kms-key")
@@ -68,7 +68,7 @@ func initKMS(t *testing.T, cfg aws.Config, alg cfsign.Algorithm) (secret, keyPai
 	return secret, r.SigningKeyID, pk.PEM
 }
 
-func accessEvent(t *testing.T, session, course string) []byte {
+func accessEvent(t testing.TB, session, course string) []byte {
 	return bytes.ReplaceAll(event(t, "access.json", session), []byte(testCourse), []byte(course))
 }
 
@@ -225,7 +225,7 @@ func TestHandlerKMSThrottled(t *testing.T) {
 // proxyConfig is an AWS configuration whose every call goes through proxy
 // (aws.Config.Copy with another BaseEndpoint is not enough: the SDK prefers
 // the endpoint recorded in the config's sources).
-func proxyConfig(t *testing.T, proxy *kmsproxy.Proxy) aws.Config {
+func proxyConfig(t testing.TB, proxy *kmsproxy.Proxy) aws.Config {
 	t.Helper()
 	return (&motoserver.Server{Endpoint: proxy.URL}).Config(t)
 }

@@ -29,7 +29,7 @@ func newTestInvoke(t *testing.T, w *world, env map[string]string, logs *syncbuf.
 }
 
 // newTestInvokeCfg is newTestInvoke with the AWS configuration given.
-func newTestInvokeCfg(t *testing.T, awsCfg aws.Config, env map[string]string, logs *syncbuf.Buffer) func(context.Context, []byte) ([]byte, error) {
+func newTestInvokeCfg(t testing.TB, awsCfg aws.Config, env map[string]string, logs *syncbuf.Buffer) func(context.Context, []byte) ([]byte, error) {
 	t.Helper()
 	cfg, err := loginconfig.FromEnv(mapEnv(env))
 	if err != nil {
@@ -42,7 +42,7 @@ func newTestInvokeCfg(t *testing.T, awsCfg aws.Config, env map[string]string, lo
 	return lambda.NewHandler(lambdahttp.Handler(h)).Invoke
 }
 
-func invokeJSON(t *testing.T, invoke func(context.Context, []byte) ([]byte, error), payload []byte) []byte {
+func invokeJSON(t testing.TB, invoke func(context.Context, []byte) ([]byte, error), payload []byte) []byte {
 	t.Helper()
 	out, err := invoke(context.Background(), payload)
 	if err != nil {

@@ -53,6 +53,11 @@ func kmsEnv(t *testing.T) (*env, *countingKMS) {
 
 func createKMSKey(t *testing.T, c *kms.Client, spec kmstypes.KeySpec) (arn string, pub crypto.PublicKey) {
 	t.Helper()
+	return createKMSKeyTB(t, c, spec)
+}
+
+func createKMSKeyTB(t testing.TB, c *kms.Client, spec kmstypes.KeySpec) (arn string, pub crypto.PublicKey) {
+	t.Helper()
 	ctx := context.Background()
 	out, err := c.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: spec, KeyUsage: kmstypes.KeyUsageTypeSignVerify})
 	if err != nil {
