@@ -20,13 +20,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/cfgate/cfgate/distribution/behavior"
 	"github.com/cfgate/cfgate/distribution/verifier"
 	"github.com/cfgate/cfgate/internal/api"
 	"github.com/cfgate/cfgate/internal/cfsign"
 	"github.com/cfgate/cfgate/internal/keysource"
+	"github.com/cfgate/cfgate/internal/kmssign"
 	"github.com/cfgate/cfgate/internal/store"
 	"github.com/cfgate/cfgate/internal/store/dynamo"
 )
@@ -342,7 +342,7 @@ func lazyKMS() func(ctx context.Context) (keysource.KMSSignAPI, error) {
 		if err != nil {
 			return nil, fmt.Errorf("aws config: %w", err)
 		}
-		client = kms.NewFromConfig(cfg)
+		client = kmssign.New(cfg, os.Getenv("AWS_ENDPOINT_URL_KMS"))
 		return client, nil
 	}
 }

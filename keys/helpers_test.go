@@ -66,7 +66,7 @@ func cookieHeader(t *testing.T, s cfsign.Secret, now func() time.Time) string {
 	var key *cfsign.Key
 	var err error
 	if s.IsKMS() {
-		key, err = keysource.KMSKey(kms.NewFromConfig(cfmoto.Shared(t).Config(t)), s, 0)
+		key, err = keysource.KMSKey(keyops.SDKSigner(kms.NewFromConfig(cfmoto.Shared(t).Config(t))), s, 0)
 	} else {
 		key, err = s.Key()
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/cfgate/cfgate/internal/cfsign"
+	"github.com/cfgate/cfgate/internal/keyops"
 	"github.com/cfgate/cfgate/internal/keyops/cfmoto"
 	"github.com/cfgate/cfgate/internal/keysource"
 )
@@ -29,7 +30,7 @@ func TestExplainKMS(t *testing.T) {
 		if !s.IsKMS() {
 			t.Fatalf("secret %s is not the KMS form", s.KeyPairID)
 		}
-		key, err := keysource.KMSKey(kc, s, 0)
+		key, err := keysource.KMSKey(keyops.SDKSigner(kc), s, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

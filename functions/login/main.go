@@ -25,12 +25,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/cfgate/cfgate/internal/api"
 	"github.com/cfgate/cfgate/internal/cfsign"
 	"github.com/cfgate/cfgate/internal/keysource"
+	"github.com/cfgate/cfgate/internal/kmssign"
 	"github.com/cfgate/cfgate/internal/lambdahttp"
 	"github.com/cfgate/cfgate/internal/loginconfig"
 	"github.com/cfgate/cfgate/internal/ssmparam"
@@ -101,7 +101,7 @@ func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, 
 	// A secret that names a KMS key signs through kms:Sign; making the
 	// client costs no call, and none is made until a request needs a signature.
 	keys := keysource.NewSecretsManager(secretsmanager.NewFromConfig(awsCfg), cfg.SigningKeySecretID, cfg.KeyCacheTTL, logger, nil).
-		WithKMS(kms.NewFromConfig(awsCfg), keysource.DefaultKMSSignTimeout)
+		WithKMS(kmssign.New(awsCfg, cfg.KMSEndpoint), keysource.DefaultKMSSignTimeout)
 	t1 := time.Now()
 	_, _ = keys.Key(ctx) // warm-up (reads the secret only); a failure is logged by keysource and retried per request
 	keyTime := time.Since(t1)

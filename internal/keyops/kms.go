@@ -260,7 +260,7 @@ func (o *Ops) signerOf(ctx context.Context, s cfsign.Secret) (*cfsign.Key, crypt
 	if err != nil {
 		return nil, nil, err
 	}
-	signer, err := keysource.NewKMSSigner(o.KMS, s.KMSKeyID, alg, pub, 0)
+	signer, err := keysource.NewKMSSigner(SDKSigner(o.KMS), s.KMSKeyID, alg, pub, 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -290,4 +290,23 @@ func samePublicKey(a crypto.PublicKey, pemB []byte) (bool, error) {
 		return false, err
 	}
 	return string(da) == string(db), nil
+}
+
+// SDKSigner adapts the SDK's KMS client to keysource.KMSSignAPI, for keys and
+// the rotation function (the login function uses internal/kmssign).
+func SDKSigner(c KMSAPI) keysource.KMSSignAPI { return sdkSigner{c} }
+
+type sdkSigner struct{ c KMSAPI }
+
+func (s sdkSigner) SignDigest(ctx context.Context, keyID, signingAlgorithm string, digest []byte) ([]byte, error) {
+	out, err := s.c.Sign(ctx, &kms.SignInput{
+		KeyId:            aws.String(keyID),
+		Message:          digest,
+		MessageType:      kmstypes.MessageTypeDigest,
+		SigningAlgorithm: kmstypes.SigningAlgorithmSpec(signingAlgorithm),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.Signature, nil
 }

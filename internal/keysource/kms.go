@@ -9,20 +9,19 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
-
 	"github.com/cfgate/cfgate/internal/cfsign"
 )
 
-// KMSSignAPI is the one KMS call the login function makes; *kms.Client has
-// it. See https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html.
+// KMSSignAPI is the one KMS call the login function makes: kms:Sign of a
+// digest (MessageType DIGEST) with a signing algorithm such as
+// ECDSA_SHA_256. internal/kmssign implements it without the generated SDK
+// client (the login function's size); keyops adapts *kms.Client to it. See
+// https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html.
 type KMSSignAPI interface {
-	Sign(ctx context.Context, params *kms.SignInput, optFns ...func(*kms.Options)) (*kms.SignOutput, error)
+	SignDigest(ctx context.Context, keyID, signingAlgorithm string, digest []byte) ([]byte, error)
 }
 
-// DefaultKMSSignTimeout bounds one Sign call including the SDK's retries:
+// DefaultKMSSignTimeout bounds one Sign call including its retries:
 // a viewer's /access waits at most this long for a signature before it gets
 // 503 with Retry-After.
 const DefaultKMSSignTimeout = 2 * time.Second
@@ -36,7 +35,7 @@ const DefaultKMSSignTimeout = 2 * time.Second
 type KMSSigner struct {
 	client  KMSSignAPI
 	keyID   string
-	alg     kmstypes.SigningAlgorithmSpec
+	alg     string
 	pub     crypto.PublicKey
 	timeout time.Duration
 	calls   atomic.Uint64
@@ -59,7 +58,7 @@ func NewKMSSigner(client KMSSignAPI, keyID string, alg cfsign.Algorithm, pub cry
 	if timeout <= 0 {
 		timeout = DefaultKMSSignTimeout
 	}
-	return &KMSSigner{client: client, keyID: keyID, alg: kmstypes.SigningAlgorithmSpec(spec), pub: pub, timeout: timeout}, nil
+	return &KMSSigner{client: client, keyID: keyID, alg: spec, pub: pub, timeout: timeout}, nil
 }
 
 // Public returns the public key given to NewKMSSigner (possibly nil).
@@ -83,19 +82,14 @@ func (s *KMSSigner) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
 	s.calls.Add(1)
-	out, err := s.client.Sign(ctx, &kms.SignInput{
-		KeyId:            aws.String(s.keyID),
-		Message:          digest,
-		MessageType:      kmstypes.MessageTypeDigest,
-		SigningAlgorithm: s.alg,
-	})
+	sig, err := s.client.SignDigest(ctx, s.keyID, s.alg, digest)
 	if err != nil {
 		return nil, fmt.Errorf("kms:Sign with %s: %w: %w", s.keyID, ErrUnavailable, err)
 	}
-	if len(out.Signature) == 0 {
+	if len(sig) == 0 {
 		return nil, fmt.Errorf("kms:Sign with %s: %w: empty signature", s.keyID, ErrUnavailable)
 	}
-	return out.Signature, nil
+	return sig, nil
 }
 
 // KMSKey returns the cfsign.Key of a secret that names a KMS key: no KMS

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cfgate/cfgate/internal/cfsign"
 	"github.com/cfgate/cfgate/internal/keyops/cfmoto"
+	"github.com/cfgate/cfgate/internal/kmssign"
 	"github.com/cfgate/cfgate/internal/testutil/kmsproxy"
 	"github.com/cfgate/cfgate/internal/testutil/motoserver"
 )
@@ -48,7 +49,7 @@ func BenchmarkRealisticMixKMS(b *testing.B) {
 	}
 	defer proxy.Close()
 	arn, _ := createKMSKeyTB(b, kms.NewFromConfig(srv.Config(b)), kmstypes.KeySpecEccNistP256)
-	kc := kms.NewFromConfig((&motoserver.Server{Endpoint: proxy.URL}).Config(b))
+	kc := kmssign.New((&motoserver.Server{Endpoint: proxy.URL}).Config(b), "")
 	key, err := KMSKey(kc, cfsign.Secret{KeyPairID: "K2JCJMDEHXQW5F", KMSKeyID: arn, Algorithm: cfsign.ECDSASHA256}, 0)
 	if err != nil {
 		b.Fatal(err)

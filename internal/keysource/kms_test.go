@@ -22,18 +22,22 @@ import (
 
 	"github.com/cfgate/cfgate/internal/cfsign"
 	"github.com/cfgate/cfgate/internal/keyops/cfmoto"
+	"github.com/cfgate/cfgate/internal/kmssign"
 )
 
-// countingKMS wraps the real KMS client of the extended moto server and
-// counts Sign calls (a wrapper, not a fake: every call reaches the server).
+// countingKMS wraps the login function's KMS client (internal/kmssign)
+// pointed at the extended moto server and counts Sign calls (a wrapper, not
+// a fake: every call reaches the server). Client is the SDK's client, for
+// setting keys up.
 type countingKMS struct {
 	*kms.Client
-	signs atomic.Int64
+	signer *kmssign.Client
+	signs  atomic.Int64
 }
 
-func (c *countingKMS) Sign(ctx context.Context, in *kms.SignInput, opts ...func(*kms.Options)) (*kms.SignOutput, error) {
+func (c *countingKMS) SignDigest(ctx context.Context, keyID, alg string, digest []byte) ([]byte, error) {
 	c.signs.Add(1)
-	return c.Client.Sign(ctx, in, opts...)
+	return c.signer.SignDigest(ctx, keyID, alg, digest)
 }
 
 // kmsEnv is env on the extended moto server (moto's KMS signs DIGEST
@@ -48,7 +52,7 @@ func kmsEnv(t *testing.T) (*env, *countingKMS) {
 	var buf bytes.Buffer
 	e := &env{sm: sm, client: &counting{GetSecretValueAPI: sm}, clock: newClock(), logs: &buf,
 		logger: slog.New(slog.NewJSONHandler(&syncWriter{w: &buf}, nil))}
-	return e, &countingKMS{Client: kms.NewFromConfig(cfg)}
+	return e, &countingKMS{Client: kms.NewFromConfig(cfg), signer: kmssign.New(cfg, "")}
 }
 
 func createKMSKey(t *testing.T, c *kms.Client, spec kmstypes.KeySpec) (arn string, pub crypto.PublicKey) {
