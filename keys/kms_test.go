@@ -10,15 +10,14 @@ import (
 	"github.com/cfgate/cfgate/internal/keyops"
 	"github.com/cfgate/cfgate/internal/keyops/cfmoto"
 	"github.com/cfgate/cfgate/internal/keysource"
+	"github.com/cfgate/cfgate/internal/testutil/needs"
 )
 
 // TestExplainKMS: explain judges cookies signed by a KMS key (made by
 // `init --kms`) exactly as cookies signed by a key held in the secret, and
 // after a rotation the old KMS key's cookies get 403 InvalidKey.
 func TestExplainKMS(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs python3 with moto (-short)")
-	}
+	needs.Tool(t, "moto_server")
 	a, clk := testApp(t)
 	w := where(t, false)
 	with := func(args ...string) []string { return append(args, w...) }

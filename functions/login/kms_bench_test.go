@@ -12,6 +12,7 @@ import (
 	"github.com/cfgate/cfgate/internal/keyops/cfmoto"
 	"github.com/cfgate/cfgate/internal/store"
 	"github.com/cfgate/cfgate/internal/testutil/kmsproxy"
+	"github.com/cfgate/cfgate/internal/testutil/needs"
 	"github.com/cfgate/cfgate/internal/testutil/syncbuf"
 )
 
@@ -42,9 +43,7 @@ const benchCourses = 200
 //
 //	go test -run '^$' -bench AccessKMS -benchtime 100x ./functions/login
 func BenchmarkAccessKMS(b *testing.B) {
-	if testing.Short() {
-		b.Skip("needs python3 with moto (-short)")
-	}
+	needs.Tool(b, "moto_server")
 	// A world of its own: the benchmark's grants must not reach the tests' user.
 	w, err := seedWorld(b, cfmoto.Shared(b))
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/cfgate/cfgate/internal/keyops/cfmoto"
 	"github.com/cfgate/cfgate/internal/testutil/kmsproxy"
 	"github.com/cfgate/cfgate/internal/testutil/motoserver"
+	"github.com/cfgate/cfgate/internal/testutil/needs"
 	"github.com/cfgate/cfgate/internal/testutil/syncbuf"
 )
 
@@ -36,9 +37,7 @@ var (
 // the launcher's Sign-DIGEST patch).
 func kmsWorld(t testing.TB) *world {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs python3 with moto (-short)")
-	}
+	needs.Tool(t, "moto_server")
 	srv := cfmoto.Shared(t)
 	kmsWorldOnce.Do(func() {
 		kmsWorldVal, kmsWorldErr = seedWorld(t, srv)

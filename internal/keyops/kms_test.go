@@ -21,6 +21,7 @@ import (
 	"github.com/cfgate/cfgate/internal/keyops/cfmoto"
 	"github.com/cfgate/cfgate/internal/testutil/fakeclock"
 	"github.com/cfgate/cfgate/internal/testutil/motoserver"
+	"github.com/cfgate/cfgate/internal/testutil/needs"
 )
 
 // kmsFixture is the AWS backend on the extended moto server with its KMS
@@ -34,9 +35,7 @@ type kmsFixture struct {
 
 func newKMSFixture(t *testing.T, alg cfsign.Algorithm) kmsFixture {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs python3 with moto (-short)")
-	}
+	needs.Tool(t, "moto_server")
 	cfg := cfmoto.Shared(t).Config(t)
 	name := motoserver.Unique(t, "cfgate-key")
 	b := keyops.NewAWS(cloudfront.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg), keyops.AWSOptions{

@@ -14,6 +14,7 @@ import (
 	"github.com/cfgate/cfgate/internal/kmssign"
 	"github.com/cfgate/cfgate/internal/testutil/kmsproxy"
 	"github.com/cfgate/cfgate/internal/testutil/motoserver"
+	"github.com/cfgate/cfgate/internal/testutil/needs"
 )
 
 // BenchmarkRealisticMixKMS is cfsign's realistic mix (1,000 viewers over 20
@@ -26,9 +27,7 @@ import (
 //
 //	go test -run '^$' -bench RealisticMixKMS -benchtime 20000x ./internal/keysource
 func BenchmarkRealisticMixKMS(b *testing.B) {
-	if testing.Short() {
-		b.Skip("needs python3 with moto (-short)")
-	}
+	needs.Tool(b, "moto_server")
 	const (
 		viewers = 1000
 		courses = 20

@@ -23,6 +23,7 @@ import (
 	"github.com/cfgate/cfgate/internal/cfsign"
 	"github.com/cfgate/cfgate/internal/keyops/cfmoto"
 	"github.com/cfgate/cfgate/internal/kmssign"
+	"github.com/cfgate/cfgate/internal/testutil/needs"
 )
 
 // countingKMS wraps the login function's KMS client (internal/kmssign)
@@ -44,9 +45,7 @@ func (c *countingKMS) SignDigest(ctx context.Context, keyID, alg string, digest 
 // messages there; see internal/keyops/cfmoto).
 func kmsEnv(t *testing.T) (*env, *countingKMS) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs python3 with moto (-short)")
-	}
+	needs.Tool(t, "moto_server")
 	cfg := cfmoto.Shared(t).Config(t)
 	sm := secretsmanager.NewFromConfig(cfg)
 	var buf bytes.Buffer

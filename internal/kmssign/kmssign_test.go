@@ -17,15 +17,14 @@ import (
 	"github.com/cfgate/cfgate/internal/kmssign"
 	"github.com/cfgate/cfgate/internal/testutil/kmsproxy"
 	"github.com/cfgate/cfgate/internal/testutil/motoserver"
+	"github.com/cfgate/cfgate/internal/testutil/needs"
 )
 
 // setup makes an ECDSA P-256 signing key in the extended moto server's KMS
 // (the launcher's Sign-DIGEST patch) and returns its ARN and public key.
 func setup(t *testing.T) (*motoserver.Server, string, *ecdsa.PublicKey) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs python3 with moto (-short)")
-	}
+	needs.Tool(t, "moto_server")
 	srv := cfmoto.Shared(t)
 	c := kms.NewFromConfig(srv.Config(t))
 	out, err := c.CreateKey(context.Background(), &kms.CreateKeyInput{KeySpec: kmstypes.KeySpecEccNistP256, KeyUsage: kmstypes.KeyUsageTypeSignVerify})

@@ -14,6 +14,7 @@ import (
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/cfgate/cfgate/internal/keyops/cfmoto"
+	"github.com/cfgate/cfgate/internal/testutil/needs"
 	"github.com/cfgate/cfgate/tests/harness"
 )
 
@@ -43,9 +44,7 @@ func signingKMSKey(t *testing.T, dir string) string {
 // cookies signed by the retired keys get 403 InvalidKey and the retired KMS
 // key is pending deletion.
 func TestRotationDrillKMS(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs python3 with moto, Chromium and ffmpeg-made media (-short)")
-	}
+	needs.Tool(t, "moto_server", "chromium")
 	srv, err := cfmoto.Get()
 	if err != nil {
 		t.Fatal(err)
