@@ -36,9 +36,12 @@ type result struct {
 }
 
 // exec runs the CLI in-process. No output or error may ever carry a private key.
-func (a app) exec(args ...string) result {
+func (a app) exec(args ...string) result { return a.execIn("", args...) }
+
+// execIn is exec with stdin as standard input (explain's --cookie -).
+func (a app) execIn(stdin string, args ...string) result {
 	var out, errb bytes.Buffer
-	err := a.run(context.Background(), args, strings.NewReader(""), &out, &errb)
+	err := a.run(context.Background(), args, strings.NewReader(stdin), &out, &errb)
 	r := result{out.String(), errb.String(), err}
 	if all := r.stdout + r.stderr + fmt.Sprint(r.err); strings.Contains(all, "PRIVATE KEY") || strings.Contains(all, "privateKey\"") {
 		panic(fmt.Sprintf("keys %s printed private key material", strings.Join(args, " ")))

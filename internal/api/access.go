@@ -11,10 +11,6 @@ import (
 	"github.com/cfgate/cfgate/internal/store"
 )
 
-// signerRetryAfter is the Retry-After (seconds) of a 503 when the signer
-// failed: KMS throttling clears within seconds.
-const signerRetryAfter = "2"
-
 type accessBody struct {
 	Course  string `json:"course"`
 	Expires string `json:"expires"` // RFC 3339, UTC
@@ -74,9 +70,8 @@ func (h *Handler) access(w http.ResponseWriter, r *http.Request, req *request) e
 		return fail(kindUnauthorized, "session_expired", "")
 	}
 	if errors.Is(err, keysource.ErrUnavailable) {
-		// The signer (KMS) is throttled or down on a cache miss: the viewer
-		// retries shortly; cached signatures keep being served meanwhile.
-		w.Header().Set("Retry-After", signerRetryAfter)
+		// The signer (KMS) is throttled or down on a cache miss: 503 with
+		// Retry-After (as every 503); cached signatures keep being served.
 		return unavailable("signer_unavailable", err)
 	}
 	if err != nil {
