@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,6 +25,8 @@ import (
 	"github.com/cfgate/cfgate/distribution/verifier"
 	"github.com/cfgate/cfgate/internal/api"
 	"github.com/cfgate/cfgate/internal/cfsign"
+	"github.com/cfgate/cfgate/internal/keysource"
+	"github.com/cfgate/cfgate/internal/kmssign"
 	"github.com/cfgate/cfgate/internal/store"
 	"github.com/cfgate/cfgate/internal/store/dynamo"
 )
@@ -300,7 +303,7 @@ func setup(ctx context.Context, o *options, domain string, logger *slog.Logger) 
 	if err != nil {
 		return nil, fmt.Errorf("issuer: %w", err)
 	}
-	signingKey := &fileKey{path: filepath.Join(a.stateDir, signingKeyFile), logger: logger}
+	signingKey := &fileKey{path: filepath.Join(a.stateDir, signingKeyFile), logger: logger, kms: lazyKMS()}
 	h, err := api.New(api.Config{
 		AllowedOrigins:  []string{"http://" + domain, "https://" + domain},
 		InsecureCookies: o.insecureCookies,
@@ -320,6 +323,28 @@ func setup(ctx context.Context, o *options, domain string, logger *slog.Logger) 
 		now:      time.Now,
 	}
 	return a, nil
+}
+
+// lazyKMS returns a KMS client made from the AWS SDK's standard
+// configuration on first call, for a state folder whose signing key is in KMS.
+func lazyKMS() func(ctx context.Context) (keysource.KMSSignAPI, error) {
+	var (
+		mu     sync.Mutex
+		client keysource.KMSSignAPI
+	)
+	return func(ctx context.Context) (keysource.KMSSignAPI, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if client != nil {
+			return client, nil
+		}
+		cfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("aws config: %w", err)
+		}
+		client = kmssign.New(cfg, os.Getenv("AWS_ENDPOINT_URL_KMS"))
+		return client, nil
+	}
 }
 
 // openStore opens DynamoDB when -dynamodb-endpoint is set, else the embedded store

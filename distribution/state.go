@@ -22,7 +22,11 @@ import (
 //
 //	DIR/signing-key.json           the signing key: the same JSON document as the Secrets
 //	                               Manager secret, {"keyPairId","privateKey","algorithm"},
-//	                               mode 0600. Re-read when it changes (no restart).
+//	                               mode 0600. Re-read when it changes (no restart). Or,
+//	                               after `keys init --kms --local` / `keys rotate start
+//	                               --kms --local`, {"keyPairId","kmsKeyId","algorithm"}:
+//	                               the key is in the KMS that the AWS SDK's standard
+//	                               configuration points at (AWS_ENDPOINT_URL, AWS_REGION).
 //	DIR/trusted-keys/<KeyPairId>.pem  public keys the local distribution trusts (its
 //	                               "key group"); re-scanned on change (no restart).
 //	DIR/store.json                 the embedded store's data, when it persists.
@@ -49,11 +53,14 @@ func initState(dir string) (keyID string, created bool, err error) {
 	}
 	keyPath := filepath.Join(dir, signingKeyFile)
 	if b, err := os.ReadFile(keyPath); err == nil {
-		k, err := cfsign.ParseSecret(b)
+		s, err := cfsign.ParseSecretDocument(b)
+		if err == nil && !s.IsKMS() {
+			_, err = s.Key()
+		}
 		if err != nil {
 			return "", false, fmt.Errorf("state folder: %s: %w", keyPath, err)
 		}
-		return k.ID, false, nil
+		return s.KeyPairID, false, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return "", false, fmt.Errorf("state folder: %w", err)
 	}
@@ -114,6 +121,9 @@ func randomUpper(n int) string {
 type fileKey struct {
 	path   string
 	logger *slog.Logger
+	// kms returns the KMS client for a file that names a KMS key (made on
+	// first need: a file key never touches AWS).
+	kms func(ctx context.Context) (keysource.KMSSignAPI, error)
 
 	mu      sync.Mutex
 	mod     time.Time
@@ -137,7 +147,7 @@ func (f *fileKey) Key(ctx context.Context) (*cfsign.Key, error) {
 	if err != nil {
 		return nil, f.fail(fmt.Errorf("signing key: %w", err))
 	}
-	k, err := cfsign.ParseSecret(b)
+	k, err := f.parse(ctx, b)
 	if err != nil {
 		return nil, f.fail(fmt.Errorf("signing key %s: %w", f.path, err))
 	}
@@ -146,6 +156,25 @@ func (f *fileKey) Key(ctx context.Context) (*cfsign.Key, error) {
 	}
 	f.key, f.mod, f.size, f.lastErr = k, st.ModTime(), st.Size(), ""
 	return k, nil
+}
+
+// parse reads either form of the secret document.
+func (f *fileKey) parse(ctx context.Context, b []byte) (*cfsign.Key, error) {
+	s, err := cfsign.ParseSecretDocument(b)
+	if err != nil {
+		return nil, err
+	}
+	if !s.IsKMS() {
+		return s.Key()
+	}
+	if f.kms == nil {
+		return nil, fmt.Errorf("names KMS key %s but no KMS client is configured", s.KMSKeyID)
+	}
+	client, err := f.kms(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("KMS client for key %s: %w", s.KMSKeyID, err)
+	}
+	return keysource.KMSKey(client, s, 0)
 }
 
 func (f *fileKey) fail(err error) error {

@@ -127,7 +127,7 @@ func (a app) explainKeys(ctx context.Context, c *common, files []string) (verifi
 		}
 		return d, d.IDs(), nil
 	}
-	b, err := a.backend(ctx, c)
+	b, _, err := a.backend(ctx, c)
 	if err != nil {
 		return nil, nil, err
 	}

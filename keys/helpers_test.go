@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/cfgate/cfgate/internal/cfsign"
 	"github.com/cfgate/cfgate/internal/keyops"
 	"github.com/cfgate/cfgate/internal/keyops/cfmoto"
+	"github.com/cfgate/cfgate/internal/keysource"
 	"github.com/cfgate/cfgate/internal/testutil/fakeclock"
 )
 
@@ -64,7 +66,13 @@ const courseURL = "https://" + testDomain + "/courses/intro-to-hls/ts/master.m3u
 // cookieHeader signs the demo course's cookies with s, as the login function would.
 func cookieHeader(t *testing.T, s cfsign.Secret, now func() time.Time) string {
 	t.Helper()
-	key, err := s.Key()
+	var key *cfsign.Key
+	var err error
+	if s.IsKMS() {
+		key, err = keysource.KMSKey(keyops.SDKSigner(kms.NewFromConfig(cfmoto.Shared(t).Config(t))), s, 0)
+	} else {
+		key, err = s.Key()
+	}
 	if err != nil {
 		t.Fatalf("secret: %v", err)
 	}
@@ -92,7 +100,7 @@ func backendFor(t *testing.T, a app, w []string) keyops.Backend {
 	if err := fs.Parse(w); err != nil {
 		t.Fatal(err)
 	}
-	b, err := a.backend(context.Background(), &c)
+	b, _, err := a.backend(context.Background(), &c)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/cfgate/cfgate/internal/cfsign"
@@ -54,7 +55,13 @@ Where the keys are (all commands):
 init:     --algorithm rsa-2048|ecdsa-p256 (default rsa-2048, signing RSA-SHA1;
           also rsa-sha256, ecdsa-sha256)   --out FILE (also write the private key,
           created exclusively with mode 0600; otherwise it never touches disk)
+          --kms: the key is an asymmetric KMS key (SIGN_VERIFY) whose private key
+          never leaves KMS; the secret names it. --algorithm ecdsa-p256 (default
+          with --kms) or rsa-2048 (signs RSA-SHA256); no --out. With --local the
+          state folder names a key in the KMS that AWS_ENDPOINT_URL/AWS_REGION give
 rotate:   --algorithm (start; default: the current key's)   --force (promote, finish)
+          --kms (start: the new key is a KMS key even if the current one is held
+                  in the secret: the migration; a KMS key is always replaced by one)
           --propagation 10m (promote and wait: how long after start CloudFront may
                   still be deploying the key group to its edges)
           grace = --key-cache-stale-factor 3 × --key-cache-ttl 5m + --cookie-lifetime 10m
@@ -133,23 +140,30 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.propagation, "propagation", keyops.DefaultPropagation, "wait between start and promote while CloudFront deploys the key group to its edges")
 }
 
-func (a app) backend(ctx context.Context, c *common) (keyops.Backend, error) {
+// backend returns the key store and the KMS client. Locally the KMS client
+// is the one the AWS SDK's standard configuration gives (nil without one):
+// only a state folder whose key is in KMS (--kms) uses it.
+func (a app) backend(ctx context.Context, c *common) (keyops.Backend, keyops.KMSAPI, error) {
 	if c.local {
 		if c.state == "" {
-			return nil, errors.New("--local needs --state DIR (the local distribution's state folder)")
+			return nil, nil, errors.New("--local needs --state DIR (the local distribution's state folder)")
 		}
-		return keyops.NewLocal(c.state), nil
+		var kc keyops.KMSAPI
+		if cfg, err := a.awsConfig(ctx); err == nil {
+			kc = kms.NewFromConfig(cfg)
+		}
+		return keyops.NewLocal(c.state), kc, nil
 	}
 	if c.state != "" {
-		return nil, errors.New("--state is for the local distribution: add --local")
+		return nil, nil, errors.New("--state is for the local distribution: add --local")
 	}
 	cfg, err := a.awsConfig(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("AWS configuration: %w", err)
+		return nil, nil, fmt.Errorf("AWS configuration: %w", err)
 	}
 	return keyops.NewAWS(cloudfront.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg), keyops.AWSOptions{
 		SecretID: c.secretName, KeyGroupID: c.keyGroup, GroupName: c.name,
-	}), nil
+	}), kms.NewFromConfig(cfg), nil
 }
 
 func parseAlgorithm(s string) (cfsign.Algorithm, error) {
@@ -195,13 +209,14 @@ func (a app) run(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	c.register(fs)
 	var (
 		algorithm, out                 string
-		force, keyCache                bool
+		force, keyCache, useKMS        bool
 		url, cookie, sourceIP, nowFlag string
 		publicKeys                     multiFlag
 	)
 	switch cmd {
 	case "init", "rotate start":
-		fs.StringVar(&algorithm, "algorithm", "", "key type: rsa-2048 (RSA-SHA1) or ecdsa-p256 (ECDSA-SHA256); also rsa-sha256, ecdsa-sha256")
+		fs.StringVar(&algorithm, "algorithm", "", "key type: rsa-2048 (RSA-SHA1; RSA-SHA256 with --kms) or ecdsa-p256 (ECDSA-SHA256); also rsa-sha256, ecdsa-sha256")
+		fs.BoolVar(&useKMS, "kms", false, "make the key in AWS KMS (asymmetric, SIGN_VERIFY): the private key never leaves KMS")
 	}
 	switch cmd {
 	case "init":
@@ -242,11 +257,20 @@ func (a app) run(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if err != nil {
 		return err
 	}
-	b, err := a.backend(ctx, &c)
+	if useKMS && out != "" {
+		return errors.New("init: --kms and --out: a KMS key has no private key to write")
+	}
+	if useKMS && strings.EqualFold(algorithm, string(cfsign.RSASHA1)) {
+		return fmt.Errorf("%s: KMS cannot sign RSA-SHA1: use --algorithm ecdsa-p256 or rsa-2048 (RSA-SHA256)", cmd)
+	}
+	if useKMS && alg == cfsign.RSASHA1 {
+		alg = cfsign.RSASHA256 // KMS signs RSA with SHA-256 only
+	}
+	b, kmsClient, err := a.backend(ctx, &c)
 	if err != nil {
 		return err
 	}
-	ops := &keyops.Ops{B: b, Algorithm: alg, Grace: c.grace.Total(), Propagation: c.propagation, Name: c.name, Now: a.now, Sleep: a.sleep}
+	ops := &keyops.Ops{B: b, KMS: kmsClient, UseKMS: useKMS, Algorithm: alg, Grace: c.grace.Total(), Propagation: c.propagation, Name: c.name, Now: a.now, Sleep: a.sleep}
 	var res keyops.Result
 	switch cmd {
 	case "init":
@@ -363,6 +387,13 @@ func printStatus(w io.Writer, s keyops.Status, g keyops.Grace) {
 			created = k.Created.Format(time.RFC3339)
 		}
 		fmt.Fprintf(w, "  %-16s %-9s created %s (age %s)%s\n", k.ID, k.Role, created, time.Duration(k.AgeSeconds)*time.Second, where)
+		if k.KMSKeyID != "" {
+			state := k.KMSKeyState
+			if state == "" {
+				state = "state unknown"
+			}
+			fmt.Fprintf(w, "  %-16s signs in KMS: %s (%s)\n", "", k.KMSKeyID, state)
+		}
 	}
 	if !s.PromoteAllowedAt.IsZero() {
 		fmt.Fprintf(w, "pending:   %s joined the key group at %s; promote allowed from %s\n",

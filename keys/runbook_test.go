@@ -153,7 +153,7 @@ func TestRunbook(t *testing.T) {
 		t.Logf("ran: go run ./keys %s", name)
 	}
 	for _, want := range []string{"init", "status", "rotate start", "rotate wait", "rotate promote", "rotate finish", "rotate abort", "rotate rollback",
-		"rotate finish --force", "rotate wait --key-cache", "local init --local", "local rotate start", "local rotate wait", "local rotate promote", "local rotate finish"} {
+		"rotate finish --force", "rotate wait --key-cache", "rotate start --kms", "init --kms", "local init --local", "local rotate start", "local rotate wait", "local rotate promote", "local rotate finish"} {
 		found := false
 		for s := range seen {
 			found = found || strings.HasPrefix(s, want)

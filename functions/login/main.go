@@ -30,6 +30,7 @@ import (
 	"github.com/cfgate/cfgate/internal/api"
 	"github.com/cfgate/cfgate/internal/cfsign"
 	"github.com/cfgate/cfgate/internal/keysource"
+	"github.com/cfgate/cfgate/internal/kmssign"
 	"github.com/cfgate/cfgate/internal/lambdahttp"
 	"github.com/cfgate/cfgate/internal/loginconfig"
 	"github.com/cfgate/cfgate/internal/ssmparam"
@@ -97,9 +98,12 @@ func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, 
 	domainTime := time.Since(t0)
 
 	st := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.TableName)
-	keys := keysource.NewSecretsManager(secretsmanager.NewFromConfig(awsCfg), cfg.SigningKeySecretID, cfg.KeyCacheTTL, logger, nil)
+	// A secret that names a KMS key signs through kms:Sign; making the
+	// client costs no call, and none is made until a request needs a signature.
+	keys := keysource.NewSecretsManager(secretsmanager.NewFromConfig(awsCfg), cfg.SigningKeySecretID, cfg.KeyCacheTTL, logger, nil).
+		WithKMS(kmssign.New(awsCfg, cfg.KMSEndpoint), keysource.DefaultKMSSignTimeout)
 	t1 := time.Now()
-	_, _ = keys.Key(ctx) // warm-up; a failure is logged by keysource and retried per request
+	_, _ = keys.Key(ctx) // warm-up (reads the secret only); a failure is logged by keysource and retried per request
 	keyTime := time.Since(t1)
 
 	issuer, err := cfsign.NewIssuer(cfsign.IssuerConfig{

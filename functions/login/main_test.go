@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/cfgate/cfgate/internal/lambdahttp"
 	"github.com/cfgate/cfgate/internal/loginconfig"
@@ -24,18 +25,24 @@ func mapEnv(m map[string]string) func(string) string { return func(k string) str
 // the Lambda JSON entry point.
 func newTestInvoke(t *testing.T, w *world, env map[string]string, logs *syncbuf.Buffer) func(context.Context, []byte) ([]byte, error) {
 	t.Helper()
+	return newTestInvokeCfg(t, w.awsCfg, env, logs)
+}
+
+// newTestInvokeCfg is newTestInvoke with the AWS configuration given.
+func newTestInvokeCfg(t testing.TB, awsCfg aws.Config, env map[string]string, logs *syncbuf.Buffer) func(context.Context, []byte) ([]byte, error) {
+	t.Helper()
 	cfg, err := loginconfig.FromEnv(mapEnv(env))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := newHandler(context.Background(), cfg, w.awsCfg, newLogger(logs, slog.LevelDebug))
+	h, err := newHandler(context.Background(), cfg, awsCfg, newLogger(logs, slog.LevelDebug))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return lambda.NewHandler(lambdahttp.Handler(h)).Invoke
 }
 
-func invokeJSON(t *testing.T, invoke func(context.Context, []byte) ([]byte, error), payload []byte) []byte {
+func invokeJSON(t testing.TB, invoke func(context.Context, []byte) ([]byte, error), payload []byte) []byte {
 	t.Helper()
 	out, err := invoke(context.Background(), payload)
 	if err != nil {

@@ -1,7 +1,8 @@
 // Command rotate is the Secrets Manager rotation function of cfgate's
 // CloudFront signing key (createSecret / setSecret / testSecret /
 // finishSecret), deployed when the template's EnableScheduledRotation is
-// true. The steps are internal/keyops.RotationHandler; see keys/RUNBOOK.md.
+// true. A key held in the secret is replaced by a new one held in the
+// secret; a KMS key (the secret names it) by a new KMS key. The steps are internal/keyops.RotationHandler; see keys/RUNBOOK.md.
 //
 // Environment: KEY_GROUP_ID, KEY_ALGORITHM (default RSA-SHA1), GRACE_PERIOD
 // (default 35m), PROPAGATION_WAIT (default 10m), LOG_LEVEL (default info).
@@ -21,6 +22,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/cfgate/cfgate/internal/keyops"
@@ -52,6 +54,7 @@ func newHandler(ctx context.Context, getenv func(string) string, logger *slog.Lo
 	return &keyops.RotationHandler{
 		CF:     cloudfront.NewFromConfig(awsCfg),
 		SM:     secretsmanager.NewFromConfig(awsCfg),
+		KMS:    kms.NewFromConfig(awsCfg),
 		Config: cfg,
 		Now:    time.Now,
 		Logger: logger,

@@ -14,6 +14,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/cfgate/cfgate/internal/cfsign"
@@ -37,6 +39,13 @@ type fixture struct {
 // builds the handler the way main does, from the environment.
 func setup(t *testing.T) *fixture {
 	t.Helper()
+	return setupWith(t, false, "ECDSA-SHA256")
+}
+
+// setupWith is setup with the first key made in KMS (useKMS) and the
+// function's KEY_ALGORITHM.
+func setupWith(t *testing.T, useKMS bool, keyAlgorithm string) *fixture {
+	t.Helper()
 	s := cfmoto.Shared(t)
 	for _, kv := range s.Env() {
 		k, v, _ := strings.Cut(kv, "=")
@@ -45,12 +54,12 @@ func setup(t *testing.T) *fixture {
 	cfg := s.Config(t)
 	fx := &fixture{secret: motoserver.Unique(t, "cfgate-key"), now: time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC), timeout: 900 * time.Second}
 	fx.b = keyops.NewAWS(cloudfront.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg), keyops.AWSOptions{SecretID: fx.secret, GroupName: motoserver.Unique(t, "cfgate")})
-	ops := &keyops.Ops{B: fx.b, Algorithm: cfsign.ECDSASHA256, Grace: 30 * time.Minute}
+	ops := &keyops.Ops{B: fx.b, Algorithm: cfsign.ECDSASHA256, Grace: 30 * time.Minute, KMS: kms.NewFromConfig(cfg), UseKMS: useKMS}
 	r, err := ops.Init(context.Background(), nil)
 	if err != nil {
 		t.Fatalf("init: %v", err)
 	}
-	env := map[string]string{"KEY_GROUP_ID": r.KeyGroupID, "KEY_ALGORITHM": "ECDSA-SHA256", "GRACE_PERIOD": "35m", "PROPAGATION_WAIT": "10m"}
+	env := map[string]string{"KEY_GROUP_ID": r.KeyGroupID, "KEY_ALGORITHM": keyAlgorithm, "GRACE_PERIOD": "35m", "PROPAGATION_WAIT": "10m"}
 	h, err := newHandler(context.Background(), func(k string) string { return env[k] }, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatalf("newHandler: %v", err)
@@ -182,6 +191,63 @@ func TestRotationSteps(t *testing.T) {
 	// Repeating any step of a completed rotation is a no-op.
 	if err := fx.invoke(t, "createSecret", tok2); err != nil {
 		t.Errorf("createSecret for the current version: %v", err)
+	}
+}
+
+// TestRotationStepsKMS: with a KMS signing key the rotation function makes
+// the new key in KMS (of the current key's kind, although KEY_ALGORITHM is
+// the template's default RSA-SHA1, which KMS cannot sign), every step is
+// idempotent, and the next rotation's finish schedules the old KMS key's
+// deletion once its public key left the group.
+func TestRotationStepsKMS(t *testing.T) {
+	fx := setupWith(t, true, "RSA-SHA1")
+	kc := kms.NewFromConfig(cfmoto.Shared(t).Config(t))
+	state := func(keyID string) kmstypes.KeyState {
+		t.Helper()
+		d, err := kc.DescribeKey(context.Background(), &kms.DescribeKeyInput{KeyId: &keyID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.KeyMetadata.KeyState
+	}
+	first := fx.stage(t, keyops.Current).Secret
+	if !first.IsKMS() {
+		t.Fatalf("init --kms made %+v", first.KeyPairID)
+	}
+	tok := token()
+	for _, step := range steps {
+		for attempt := 1; attempt <= 2; attempt++ {
+			if err := fx.invoke(t, step, tok); err != nil {
+				t.Fatalf("%s attempt %d: %v", step, attempt, err)
+			}
+		}
+		if step == "createSecret" {
+			p := fx.stage(t, keyops.Pending).Secret
+			if !p.IsKMS() || p.KMSKeyID == first.KMSKeyID || p.Algorithm != cfsign.ECDSASHA256 || p.PrivateKey != "" {
+				t.Fatalf("pending after createSecret = %s %s %s, want a new ECDSA KMS key", p.KeyPairID, p.KMSKeyID, p.Algorithm)
+			}
+		}
+	}
+	second := fx.stage(t, keyops.Current).Secret
+	if !second.IsKMS() || second.KMSKeyID == first.KMSKeyID {
+		t.Fatalf("after finishSecret the signing key is %s (%s)", second.KeyPairID, second.KMSKeyID)
+	}
+	if got := state(first.KMSKeyID); got != kmstypes.KeyStateEnabled {
+		t.Errorf("the old KMS key is %s within the grace, want Enabled", got)
+	}
+	fx.now = fx.now.Add(2 * time.Hour)
+	tok2 := token()
+	if err := fx.invoke(t, "createSecret", tok2); err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(fx.keys(t), first.KeyPairID) {
+		t.Error("the next createSecret left the old key in the group")
+	}
+	if got := state(first.KMSKeyID); got != kmstypes.KeyStatePendingDeletion {
+		t.Errorf("the old KMS key is %s after finish, want PendingDeletion", got)
+	}
+	if got := state(second.KMSKeyID); got != kmstypes.KeyStateEnabled {
+		t.Errorf("the signing KMS key is %s", got)
 	}
 }
 

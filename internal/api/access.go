@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cfgate/cfgate/internal/cfsign"
+	"github.com/cfgate/cfgate/internal/keysource"
 	"github.com/cfgate/cfgate/internal/store"
 )
 
@@ -67,6 +68,11 @@ func (h *Handler) access(w http.ResponseWriter, r *http.Request, req *request) e
 			return fail(kindForbidden, "grant_expired", "no access to this course")
 		}
 		return fail(kindUnauthorized, "session_expired", "")
+	}
+	if errors.Is(err, keysource.ErrUnavailable) {
+		// The signer (KMS) is throttled or down on a cache miss: 503 with
+		// Retry-After (as every 503); cached signatures keep being served.
+		return unavailable("signer_unavailable", err)
 	}
 	if err != nil {
 		return internal("sign_error", err, "issue cookies for %q", id)

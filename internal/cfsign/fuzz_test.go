@@ -21,6 +21,8 @@ func FuzzParseSecret(f *testing.F) {
 		f.Add(secretJSON(f, "K2JCJMDEHXQW5F", s.file, s.alg))
 	}
 	f.Add([]byte(`{"keyPairId":"K1","privateKey":"-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIFa/\n-----END PRIVATE KEY-----\n","algorithm":"ECDSA-SHA256"}`))
+	f.Add([]byte(`{"keyPairId":"K1","kmsKeyId":"arn:aws:kms:eu-west-1:111122223333:key/1234abcd","algorithm":"ECDSA-SHA256"}`))
+	f.Add([]byte(`{"keyPairId":"K1","kmsKeyId":"k","privateKey":"x","algorithm":"RSA-SHA256"}`))
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`null`))
 	f.Add([]byte(`{"keyPairId":1}`))

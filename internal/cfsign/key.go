@@ -79,6 +79,36 @@ func NewKey(id string, alg Algorithm, signer crypto.Signer) (*Key, error) {
 	return k, nil
 }
 
+// NewExternalKey is NewKey for a signer whose private key lives elsewhere
+// and whose public key the caller may not read: a KMS key that the login
+// function may only sign with (kms:Sign, never kms:GetPublicKey). ref names
+// that key uniquely and for good (the KMS key ARN or id); the signature cache
+// is keyed by it instead of by the public key, so a rotated key that reuses
+// an id still never gets a stale signature. alg must be a SHA-256 algorithm
+// (KMS does not sign SHA-1). Nothing is signed here: the signer is first
+// called when a request needs a signature. Whoever creates such a key checks
+// that it matches the public key in the key group (keys, the rotation
+// function); the signer's Public may return nil.
+func NewExternalKey(id string, alg Algorithm, signer crypto.Signer, ref string) (*Key, error) {
+	if err := validateKeyID(id); err != nil {
+		return nil, err
+	}
+	if !alg.valid() {
+		return nil, fmt.Errorf("cfsign: key %s: unknown algorithm", id)
+	}
+	if alg.hash() != crypto.SHA256 {
+		return nil, fmt.Errorf("cfsign: key %s: an external signer needs a SHA-256 algorithm (%s or %s), not %s", id, RSASHA256, ECDSASHA256, alg)
+	}
+	if signer == nil {
+		return nil, fmt.Errorf("cfsign: key %s: nil signer", id)
+	}
+	if ref == "" {
+		return nil, fmt.Errorf("cfsign: key %s: empty external key reference", id)
+	}
+	fp := sha256.Sum256([]byte("cfgate external key\x00" + ref))
+	return &Key{ID: id, Algorithm: alg, Signer: signer, id: id, alg: alg, signer: signer, fp: fp}, nil
+}
+
 func validateKeyID(id string) error {
 	if id == "" {
 		return errors.New("cfsign: empty key pair id")

@@ -5,6 +5,12 @@
 // (CloudFront public keys and key group, Secrets Manager secret) and Local
 // (the local distribution's state folder).
 //
+// A signing key is either generated here and kept in the secret, or made in
+// AWS KMS (Ops.UseKMS, kms.go) so that its private key never leaves KMS: the
+// secret then names the key, its public key comes from kms:GetPublicKey, and
+// finish and abort schedule a retired KMS key's deletion once its public key
+// has left the key group.
+//
 // Every step is idempotent and resumes a half-done step: it reads the state
 // first and does only what is missing. Nothing a viewer holds stops working
 // at any step before finish: promote waits for the propagation wait since

@@ -78,8 +78,16 @@ var ErrNoSigningKey = errors.New("no signing key")
 // Ops runs the key lifecycle against a Backend.
 type Ops struct {
 	B Backend
-	// Algorithm for new keys; "" means the current key's algorithm (RSA-SHA1 for init).
+	// Algorithm for new keys; "" means the current key's algorithm (RSA-SHA1
+	// for init, ECDSA-SHA256 for a KMS key).
 	Algorithm cfsign.Algorithm
+	// KMS makes and uses signing keys that never leave KMS; nil when the
+	// backend has none (local). Needed whenever a secret names a KMS key.
+	KMS KMSAPI
+	// UseKMS: init makes a KMS key, and rotate start makes a KMS key even
+	// when the current key is held in the secret (the migration). Without
+	// it a new key is of the current key's kind.
+	UseKMS bool
 	// Grace is the wait between promote and finish.
 	Grace time.Duration
 	// Propagation is the wait between the new key joining the key group
@@ -206,8 +214,12 @@ func (o *Ops) groupKeys(ctx context.Context) ([]string, error) {
 }
 
 // newKey generates a key pair and uploads its public key; the private key
-// stays in memory and is returned inside the Secret.
-func (o *Ops) newKey(ctx context.Context, alg cfsign.Algorithm, token string) (cfsign.Secret, error) {
+// stays in memory and is returned inside the Secret. With useKMS the key is
+// made in KMS instead and the Secret only names it.
+func (o *Ops) newKey(ctx context.Context, alg cfsign.Algorithm, token string, useKMS bool) (cfsign.Secret, error) {
+	if useKMS {
+		return o.newKMSKey(ctx, alg, token)
+	}
 	signer, err := cfsign.GenerateKey(alg)
 	if err != nil {
 		return cfsign.Secret{}, fmt.Errorf("generate %s key: %w", alg, err)
@@ -239,11 +251,16 @@ func (o *Ops) Init(ctx context.Context, export func(privatePEM []byte) error) (R
 	}
 	if cur == nil {
 		alg := o.Algorithm
-		if alg == "" {
+		if o.UseKMS {
+			alg = kmsAlgorithm(alg)
+		} else if alg == "" {
 			alg = cfsign.RSASHA1
 		}
+		if o.UseKMS && export != nil {
+			return r, errors.New("a KMS key has no private key to export (drop --out)")
+		}
 		token := o.token()
-		s, err := o.newKey(ctx, alg, token)
+		s, err := o.newKey(ctx, alg, token, o.UseKMS)
 		if err != nil {
 			return r, err
 		}
@@ -253,11 +270,19 @@ func (o *Ops) Init(ctx context.Context, export func(privatePEM []byte) error) (R
 		if err := o.B.CreateSecret(ctx, token, s); err != nil {
 			return r, fmt.Errorf("create secret: %w", err)
 		}
-		if _, err := o.B.EnsureGroup(ctx, s.KeyPairID); err != nil {
+		gid, err := o.B.EnsureGroup(ctx, s.KeyPairID)
+		if err != nil {
 			return r, fmt.Errorf("key group: %w", err)
 		}
+		if err := o.tagKMSKey(ctx, s, gid); err != nil {
+			return r, err
+		}
 		r.Changed = true
-		r.note("created %s key %s, added it to the key group and stored it in the secret", alg, s.KeyPairID)
+		if s.IsKMS() {
+			r.note("created KMS key %s (%s; the private key never leaves KMS), registered its public key as %s, added it to the key group and named it in the secret", s.KMSKeyID, alg, s.KeyPairID)
+		} else {
+			r.note("created %s key %s, added it to the key group and stored it in the secret", alg, s.KeyPairID)
+		}
 		cur = &Version{ID: token, Secret: s}
 	} else {
 		keys, err := o.groupKeys(ctx)
@@ -279,8 +304,23 @@ func (o *Ops) Init(ctx context.Context, export func(privatePEM []byte) error) (R
 		if others := without(keys, cur.Secret.KeyPairID); len(others) > 0 {
 			r.note("the key group also holds %v", others)
 		}
+		if cur.Secret.IsKMS() {
+			gid, err := o.B.GroupID(ctx)
+			if err != nil {
+				return r, err
+			}
+			if err := o.tagKMSKey(ctx, cur.Secret, gid); err != nil {
+				return r, err
+			}
+			r.note("the signing key is KMS key %s", cur.Secret.KMSKeyID)
+		} else if o.UseKMS {
+			r.note("the secret holds a private key: --kms does not replace it; move to a KMS key with `keys rotate start --kms` (keys/RUNBOOK.md)")
+		}
 	}
 	if export != nil {
+		if cur.Secret.IsKMS() {
+			return r, errors.New("the signing key lives in KMS: there is no private key to export (drop --out)")
+		}
 		if err := export([]byte(cur.Secret.PrivateKey)); err != nil {
 			return r, fmt.Errorf("export private key: %w", err)
 		}
@@ -363,12 +403,9 @@ func (o *Ops) Start(ctx context.Context) (Result, error) {
 	if len(keys) >= MaxKeysPerGroup {
 		return r, fmt.Errorf("key group has %d public keys %v: %w; remove unused keys first (`keys rotate finish --force` removes keys that no longer sign)", len(keys), keys, ErrGroupFull)
 	}
-	alg := o.Algorithm
-	if alg == "" {
-		alg = cur.Secret.Algorithm
-	}
+	useKMS, alg := o.newKeyKind(cur.Secret)
 	token := o.token()
-	s, err := o.newKey(ctx, alg, token)
+	s, err := o.newKey(ctx, alg, token, useKMS)
 	if err != nil {
 		return r, err
 	}
@@ -386,6 +423,25 @@ func (o *Ops) Start(ctx context.Context) (Result, error) {
 	r.note("created %s key %s, staged it as %s and added it to the key group at %s; %s still signs", alg, s.KeyPairID, Pending, st.AddedAt.Format(time.RFC3339), cur.Secret.KeyPairID)
 	r.Next = o.promoteHint(st)
 	return r, nil
+}
+
+// newKeyKind returns whether a rotation's new key lives in KMS (UseKMS, or
+// the current key does) and its algorithm: Algorithm, else the current
+// key's; for a KMS key one KMS can sign (ECDSA-SHA256 when moving a
+// secret-held key without --algorithm).
+func (o *Ops) newKeyKind(cur cfsign.Secret) (bool, cfsign.Algorithm) {
+	useKMS := o.UseKMS || cur.IsKMS()
+	alg := o.Algorithm
+	if !useKMS {
+		if alg == "" {
+			alg = cur.Algorithm
+		}
+		return false, alg
+	}
+	if alg == "" && cur.IsKMS() {
+		alg = cur.Algorithm
+	}
+	return true, kmsAlgorithm(alg)
 }
 
 // PromoteAt returns when promoting keyID becomes safe: the propagation
@@ -548,6 +604,18 @@ func (o *Ops) Finish(ctx context.Context, force bool) (Result, error) {
 		return r, fmt.Errorf("read previous version: %w", err)
 	}
 	if prev != nil && prev.ID != cur.ID && slices.Contains(remove, prev.Secret.KeyPairID) {
+		// Only now, with its public key out of the key group, may the old
+		// KMS key go: first the group, then the key (pending deletion for
+		// the longest window, so a mistake can still be cancelled).
+		if prev.Secret.IsKMS() && prev.Secret.KMSKeyID != cur.Secret.KMSKeyID {
+			scheduled, err := o.retireKMSKey(ctx, prev.Secret.KMSKeyID)
+			if err != nil {
+				return r, err
+			}
+			if scheduled {
+				r.note("scheduled the deletion of KMS key %s in %d days (kms:CancelKeyDeletion undoes it until then)", prev.Secret.KMSKeyID, KMSDeletionWindowDays)
+			}
+		}
 		if err := o.B.Unstage(ctx, Previous, prev.ID); err != nil {
 			return r, fmt.Errorf("drop %s: %w", Previous, err)
 		}
@@ -597,6 +665,15 @@ func (o *Ops) Abort(ctx context.Context) (Result, error) {
 	}
 	if err := o.B.DeletePublicKey(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
 		return r, fmt.Errorf("delete public key %s: %w", id, err)
+	}
+	if pending.Secret.IsKMS() && pending.Secret.KMSKeyID != cur.Secret.KMSKeyID {
+		scheduled, err := o.retireKMSKey(ctx, pending.Secret.KMSKeyID)
+		if err != nil {
+			return r, err
+		}
+		if scheduled {
+			r.note("scheduled the deletion of the unused KMS key %s in %d days", pending.Secret.KMSKeyID, KMSDeletionWindowDays)
+		}
 	}
 	if err := o.B.Unstage(ctx, Pending, pending.ID); err != nil {
 		return r, fmt.Errorf("drop %s: %w", Pending, err)
@@ -673,11 +750,12 @@ func (o *Ops) Rollback(ctx context.Context) (Result, error) {
 
 // checkPair verifies that the public key CloudFront holds for s.KeyPairID is
 // the public half of s's private key, by a sign/verify round trip over a
-// test policy with the algorithm's hash.
+// test policy with the algorithm's hash. For a KMS key the signature is
+// made by KMS, and KMS's public key must also equal CloudFront's.
 func (o *Ops) checkPair(ctx context.Context, s cfsign.Secret) error {
-	key, err := s.Key()
+	key, kmsPub, err := o.signerOf(ctx, s)
 	if err != nil {
-		return fmt.Errorf("parse secret: %w", err)
+		return err
 	}
 	pk, err := o.B.PublicKey(ctx, s.KeyPairID)
 	if err != nil {
@@ -686,6 +764,12 @@ func (o *Ops) checkPair(ctx context.Context, s cfsign.Secret) error {
 	pub, err := parsePublicKeyPEM(pk.PEM)
 	if err != nil {
 		return fmt.Errorf("public key %s: %w", s.KeyPairID, err)
+	}
+	if s.IsKMS() {
+		same, err := samePublicKey(kmsPub, pk.PEM)
+		if err != nil || !same {
+			return fmt.Errorf("CloudFront's public key %s is not KMS key %s's public key", s.KeyPairID, s.KMSKeyID)
+		}
 	}
 	policy := []byte(`{"Statement":[{"Resource":"https://cfgate.invalid/keys-test","Condition":{"DateLessThan":{"AWS:EpochTime":1}}}]}`)
 	sig, err := key.SignPolicy(policy)

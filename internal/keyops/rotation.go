@@ -79,8 +79,11 @@ func RotationConfigFromEnv(getenv func(string) string) (RotationConfig, error) {
 // key stays in the key group after finishSecret: the next rotation's
 // createSecret removes it, or `keys rotate finish` after the grace period.
 type RotationHandler struct {
-	CF     CloudFrontAPI
-	SM     SecretsManagerAPI
+	CF CloudFrontAPI
+	SM SecretsManagerAPI
+	// KMS is needed once the secret names a KMS key: createSecret then
+	// makes the new key in KMS, and testSecret signs through it.
+	KMS    KMSAPI
 	Config RotationConfig
 	Now    func() time.Time
 	// Sleep waits d or until ctx ends (a real timer when nil).
@@ -94,7 +97,7 @@ const rotationDeadlineMargin = 30 * time.Second
 
 func (h *RotationHandler) ops(secretID string) (*Ops, *AWS) {
 	b := NewAWS(h.CF, h.SM, AWSOptions{SecretID: secretID, KeyGroupID: h.Config.KeyGroupID})
-	return &Ops{B: b, Algorithm: h.Config.Algorithm, Grace: h.Config.Grace, Propagation: h.Config.Propagation, Sleep: h.Sleep, Now: h.Now, Name: "cfgate-rotation"}, b
+	return &Ops{B: b, KMS: h.KMS, Algorithm: h.Config.Algorithm, Grace: h.Config.Grace, Propagation: h.Config.Propagation, Sleep: h.Sleep, Now: h.Now, Name: "cfgate-rotation"}, b
 }
 
 func (h *RotationHandler) logger() *slog.Logger {
@@ -150,11 +153,13 @@ func (h *RotationHandler) Handle(ctx context.Context, ev RotationEvent) error {
 		if len(keys) >= MaxKeysPerGroup {
 			return fmt.Errorf("key group has %d keys %v: %w", len(keys), keys, ErrGroupFull)
 		}
-		alg := o.Algorithm
-		if alg == "" {
-			alg = cur.Secret.Algorithm
+		if cur.Secret.IsKMS() && o.Algorithm == cfsign.RSASHA1 {
+			// KMS cannot sign RSA-SHA1 (the template's default
+			// KEY_ALGORITHM): a KMS key is replaced by one of its own kind.
+			o.Algorithm = ""
 		}
-		s, err := o.newKey(ctx, alg, ev.ClientRequestToken)
+		useKMS, alg := o.newKeyKind(cur.Secret)
+		s, err := o.newKey(ctx, alg, ev.ClientRequestToken, useKMS)
 		if err != nil {
 			return err
 		}

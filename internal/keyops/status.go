@@ -18,6 +18,11 @@ type KeyStatus struct {
 	// Role: "signing", "pending", "retiring" or "unused" (in the group, but no stage signs with it).
 	Role    string `json:"role"`
 	InGroup bool   `json:"inGroup"`
+	// KMSKeyID is the KMS key that signs for this public key, when a secret
+	// version names one ("" for a key held in the secret, or unknown).
+	KMSKeyID string `json:"kmsKeyId,omitempty"`
+	// KMSKeyState is that KMS key's state (Enabled, PendingDeletion, …).
+	KMSKeyState string `json:"kmsKeyState,omitempty"`
 }
 
 // Status is the state of the keys and what is safe to do next.
@@ -81,6 +86,16 @@ func (o *Ops) Status(ctx context.Context) (Status, error) {
 	if !st.IsZero() {
 		s.GraceEndsAt = st.PromotedAt.Add(o.Grace)
 	}
+	kmsKeys := map[string]string{}
+	prev, err := o.optional(ctx, Previous)
+	if err != nil {
+		return s, fmt.Errorf("read previous version: %w", err)
+	}
+	for _, v := range []*Version{prev, pending, cur} {
+		if v != nil && v.Secret.IsKMS() {
+			kmsKeys[v.Secret.KeyPairID] = v.Secret.KMSKeyID
+		}
+	}
 	role := func(id string) string {
 		switch id {
 		case s.SigningKeyID:
@@ -98,6 +113,11 @@ func (o *Ops) Status(ctx context.Context) (Status, error) {
 	for _, id := range []string{s.SigningKeyID, s.PendingKeyID} {
 		if id != "" && !slices.Contains(keys, id) {
 			s.Keys = append(s.Keys, o.keyStatus(ctx, id, role(id), false, now))
+		}
+	}
+	for n := range s.Keys {
+		if k := kmsKeys[s.Keys[n].ID]; k != "" {
+			s.Keys[n].KMSKeyID, s.Keys[n].KMSKeyState = k, o.kmsKeyState(ctx, k)
 		}
 	}
 	retiringInGroup := st.RetiringKeyID != "" && st.RetiringKeyID != s.SigningKeyID && slices.Contains(keys, st.RetiringKeyID)

@@ -1,6 +1,9 @@
 // Package keysource provides the CloudFront signing key to the login
-// handler: a Static key (tests, the local distribution) or the key held in a
-// Secrets Manager secret, parsed once per secret version and cached with a TTL.
+// handler: a Static key (tests, the local distribution) or the key named by
+// a Secrets Manager secret, parsed once per secret version and cached with a
+// TTL. The secret either holds the private key, or names a KMS key that
+// signs (KMSSigner: the private key never leaves KMS, and no KMS call is made
+// until a request needs a signature).
 //
 // A SecretsManager provider fails closed: without a usable key it returns an
 // error wrapping ErrUnavailable, which the handler answers with 503. See
@@ -60,10 +63,13 @@ const (
 )
 
 // SecretsManager is a Provider reading the secret
-// {"keyPairId","privateKey","algorithm"} (see cfsign.ParseSecret). It is safe
-// for concurrent use; concurrent callers share one fetch.
+// {"keyPairId","privateKey","algorithm"} or {"keyPairId","kmsKeyId","algorithm"}
+// (see cfsign.Secret; the second needs WithKMS). It is safe for concurrent
+// use; concurrent callers share one fetch.
 type SecretsManager struct {
 	client   GetSecretValueAPI
+	kms      KMSSignAPI
+	kmsWait  time.Duration
 	secretID string
 	ttl      time.Duration
 	logger   *slog.Logger
@@ -91,6 +97,14 @@ func NewSecretsManager(client GetSecretValueAPI, secretID string, ttl time.Durat
 		now = time.Now
 	}
 	return &SecretsManager{client: client, secretID: secretID, ttl: ttl, logger: logger, now: now}
+}
+
+// WithKMS lets the provider sign with KMS keys named by the secret, through
+// client, each Sign call bounded by timeout (≤ 0: DefaultKMSSignTimeout).
+// Call it before the first Key.
+func (s *SecretsManager) WithKMS(client KMSSignAPI, timeout time.Duration) *SecretsManager {
+	s.kms, s.kmsWait = client, timeout
+	return s
 }
 
 // Key returns the cached key while it is fresh, otherwise fetches the
@@ -187,7 +201,7 @@ func (s *SecretsManager) fetch(ctx context.Context) (*cfsign.Key, error) {
 			}
 			if raw == nil {
 				err = errors.New("secret has no value")
-			} else if key, err = cfsign.ParseSecret(raw); err != nil {
+			} else if key, err = s.parse(raw); err != nil {
 				err = fmt.Errorf("parse secret version %s: %w", version, err)
 			}
 		}
@@ -197,7 +211,11 @@ func (s *SecretsManager) fetch(ctx context.Context) (*cfsign.Key, error) {
 	defer s.mu.Unlock()
 	if err == nil {
 		if s.version != version {
-			s.logger.Info("signing key loaded", "secret", s.secretID, "version", version, "keyPairId", key.ID, "algorithm", string(key.Algorithm))
+			attrs := []any{"secret", s.secretID, "version", version, "keyPairId", key.ID, "algorithm", string(key.Algorithm)}
+			if ks, ok := key.Signer.(*KMSSigner); ok {
+				attrs = append(attrs, "kmsKeyId", ks.KeyID())
+			}
+			s.logger.Info("signing key loaded", attrs...)
 		}
 		s.key, s.version, s.fetched, s.lastErr = key, version, start, nil
 		return key, nil
@@ -222,4 +240,19 @@ func (s *SecretsManager) fetch(ctx context.Context) (*cfsign.Key, error) {
 		s.logger.Error("signing key unavailable; failing closed", "secret", s.secretID, "err", err.Error())
 	}
 	return nil, err
+}
+
+// parse turns a secret document of either form into a key.
+func (s *SecretsManager) parse(raw []byte) (*cfsign.Key, error) {
+	doc, err := cfsign.ParseSecretDocument(raw)
+	if err != nil {
+		return nil, err
+	}
+	if !doc.IsKMS() {
+		return doc.Key()
+	}
+	if s.kms == nil {
+		return nil, fmt.Errorf("secret names KMS key %s but this signer has no KMS client", doc.KMSKeyID)
+	}
+	return KMSKey(s.kms, doc, s.kmsWait)
 }

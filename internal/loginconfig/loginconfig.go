@@ -79,6 +79,9 @@ type Config struct {
 	// (AWS_ENDPOINT_URL_SSM, the SDK's service-specific endpoint variable;
 	// AWS_ENDPOINT_URL applies through the SDK configuration as usual).
 	SSMEndpoint string
+	// KMSEndpoint overrides the KMS endpoint of kms:Sign when the secret
+	// names a KMS key (AWS_ENDPOINT_URL_KMS; internal/kmssign).
+	KMSEndpoint string
 }
 
 // Error lists every problem found in the environment.
@@ -209,6 +212,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 
 	c.SSMEndpoint = get("AWS_ENDPOINT_URL_SSM")
+	c.KMSEndpoint = get("AWS_ENDPOINT_URL_KMS")
 
 	if len(errs) > 0 {
 		return Config{}, &Error{Problems: errs}

@@ -9,6 +9,7 @@ package template
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -406,6 +407,8 @@ func TestIAMNamesSpecificResources(t *testing.T) {
 						continue
 					}
 					switch {
+					case strings.Contains(sid, "Kms") && kmsScoped(st, res):
+						// KMS keys are made at run time: scoped by the key group tag.
 					case sid == "WriteOwnLogs" && isOwnLogStreams(res, logGroups):
 						// Stream names are chosen by Lambda at run time.
 					case sid == "CloudFrontKeyGroupNoResourceLevel" && res == "*" && name == "RotateRole":
@@ -424,10 +427,11 @@ func TestIAMNamesSpecificResources(t *testing.T) {
 
 	// The login function's grants, exactly.
 	want := map[string][]string{
-		"WriteOwnLogs":       {"arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${LoginLogGroup}:log-stream:*"},
-		"Table":              {"{{GetAtt:Table.Arn}}"},
-		"SigningKey":         {"{{Ref:SigningKeySecretArn}}"},
-		"DistributionDomain": {"arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/distribution-domain"},
+		"SignWithKmsSigningKey": {"arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"},
+		"WriteOwnLogs":          {"arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${LoginLogGroup}:log-stream:*"},
+		"Table":                 {"{{GetAtt:Table.Arn}}"},
+		"SigningKey":            {"{{Ref:SigningKeySecretArn}}"},
+		"DistributionDomain":    {"arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/distribution-domain"},
 	}
 	got := map[string][]string{}
 	for _, pol := range roles["LoginRole"].Policies {
@@ -455,6 +459,63 @@ func TestIAMNamesSpecificResources(t *testing.T) {
 	ssm := p.props(t, "DistributionDomainParameter")
 	if name := ssm["Name"].(string); !strings.HasSuffix(want["DistributionDomain"][0], ":parameter"+name) {
 		t.Errorf("IAM names parameter %s, template creates %s", want["DistributionDomain"][0], name)
+	}
+}
+
+// kmsScoped reports whether a KMS statement with a wildcard resource is
+// limited to this deployment's signing keys: a condition on the key group
+// tag (of the key, or of the request that creates it), or the alias prefix
+// of the rotation function's keys.
+func kmsScoped(st map[string]any, res string) bool {
+	if res == "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:alias/cfgate-rotation/*" {
+		return true
+	}
+	cond, _ := st["Condition"].(map[string]any)
+	eq, _ := cond["StringEquals"].(map[string]any)
+	for _, k := range []string{"aws:ResourceTag/cfgate:key-group-id", "aws:RequestTag/cfgate:key-group-id"} {
+		if v, ok := eq[k]; ok && fmt.Sprint(v) == "{{Ref:KeyGroupId}}" {
+			return true
+		}
+	}
+	return false
+}
+
+// TestKMSSigningPermissions: the login function may only kms:Sign a SHA-256
+// digest with keys tagged with this key group; it never reads public keys or
+// manages keys. The rotation function may make and retire such keys.
+func TestKMSSigningPermissions(t *testing.T) {
+	p := load(t, map[string]string{"EnableScheduledRotation": "true"})
+	roles := p.tpl.GetAllIAMRoleResources()
+	var loginKMS, rotateKMS []string
+	for name, role := range roles {
+		for _, pol := range role.Policies {
+			for _, st := range statements(t, pol.PolicyDocument) {
+				for _, a := range list(st["Action"]) {
+					if !strings.HasPrefix(a, "kms:") {
+						continue
+					}
+					switch name {
+					case "LoginRole":
+						loginKMS = append(loginKMS, a)
+						cond, _ := st["Condition"].(map[string]any)
+						eq, _ := cond["StringEquals"].(map[string]any)
+						if fmt.Sprint(eq["aws:ResourceTag/cfgate:key-group-id"]) != "{{Ref:KeyGroupId}}" || fmt.Sprint(eq["kms:MessageType"]) != "DIGEST" {
+							t.Errorf("login kms statement conditions = %v", cond)
+						}
+					case "RotateRole":
+						rotateKMS = append(rotateKMS, a)
+					}
+				}
+			}
+		}
+	}
+	if !slices.Equal(loginKMS, []string{"kms:Sign"}) {
+		t.Errorf("login role KMS actions = %v, want only kms:Sign", loginKMS)
+	}
+	for _, a := range []string{"kms:CreateKey", "kms:CreateAlias", "kms:DescribeKey", "kms:GetPublicKey", "kms:Sign", "kms:ScheduleKeyDeletion", "kms:TagResource"} {
+		if !slices.Contains(rotateKMS, a) {
+			t.Errorf("rotate role lacks %s (the KMS calls of internal/keyops)", a)
+		}
 	}
 }
 

@@ -1,9 +1,12 @@
 // Package cfmoto starts a test server: moto_server extended, by the committed
 // launcher.py, with CloudFront's key-group semantics that moto 5.2 lacks
 // (UpdateKeyGroup, DeleteKeyGroup, If-Match/ETag checks, PublicKeyInUse,
-// TooManyPublicKeysInKeyGroup, NoSuchPublicKey/NoSuchResource). It is moto
-// plus a patch, named as such: not AWS, and not a fake of moto's other
-// services (Secrets Manager is moto's own).
+// TooManyPublicKeysInKeyGroup, NoSuchPublicKey/NoSuchResource), and with a
+// KMS patch: Sign with MessageType DIGEST (moto 5.2 hashes the digest again),
+// KMSInvalidStateException for a key that is not Enabled, and
+// ScheduleKeyDeletion by key ARN. It is moto plus a patch, named as such:
+// not AWS, and not a fake of moto's other services (Secrets Manager,
+// DynamoDB and the rest of KMS are moto's own).
 package cfmoto
 
 import (

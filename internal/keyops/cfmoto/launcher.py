@@ -18,6 +18,17 @@ moto server:
   * a repeated CallerReference -> 409 PublicKeyAlreadyExists; a repeated
     key group name -> 409 KeyGroupAlreadyExists.
 
+It also patches moto 5.2's KMS Sign, which ignores MessageType and signs
+every message as RAW (hashing a digest a second time), and signs with keys
+that are disabled or pending deletion. With the patch, as KMS documents:
+
+  * MessageType DIGEST signs the given digest as is (it must be as long as the
+    signing algorithm's hash, else 400 ValidationException);
+  * Sign with a key that is not Enabled -> 400 KMSInvalidStateException;
+  * ScheduleKeyDeletion takes a key ARN as well as a key id (moto raises
+    KeyError -> 500 for an ARN), and refuses a key already pending deletion
+    with KMSInvalidStateException.
+
 Usage: python3 launcher.py [-H 127.0.0.1] -p PORT  (same flags as moto_server)
 """
 
@@ -165,6 +176,114 @@ def _resp_delete_key_group(self):
 Response.delete_public_key = _resp_delete_public_key
 Response.update_key_group = _resp_update_key_group
 Response.delete_key_group = _resp_delete_key_group
+
+
+# --- KMS patch: Sign with MessageType DIGEST, and key state checks ---------
+
+from cryptography.hazmat.primitives import hashes as _hashes
+from cryptography.hazmat.primitives.asymmetric import ec as _ec
+from cryptography.hazmat.primitives.asymmetric import padding as _padding
+from cryptography.hazmat.primitives.asymmetric import utils as _asym_utils
+from moto.core.exceptions import JsonRESTError
+from moto.kms import models as kms_models
+from moto.kms import responses as kms_responses
+from moto.kms import utils as kms_utils
+from moto.kms.exceptions import ValidationException as _KMSValidation
+
+_DIGEST_HASHES = {
+    "ECDSA_SHA_256": _hashes.SHA256,
+    "ECDSA_SHA_384": _hashes.SHA384,
+    "ECDSA_SHA_512": _hashes.SHA512,
+    "RSASSA_PKCS1_V1_5_SHA_256": _hashes.SHA256,
+    "RSASSA_PKCS1_V1_5_SHA_384": _hashes.SHA384,
+    "RSASSA_PKCS1_V1_5_SHA_512": _hashes.SHA512,
+    "RSASSA_PSS_SHA_256": _hashes.SHA256,
+    "RSASSA_PSS_SHA_384": _hashes.SHA384,
+    "RSASSA_PSS_SHA_512": _hashes.SHA512,
+}
+
+
+class KMSInvalidStateException(JsonRESTError):
+    code = 400
+
+    def __init__(self, message):
+        super().__init__("KMSInvalidStateException", message)
+
+
+def _sign_digest(private_key, digest, signing_algorithm):
+    """Sign a precomputed digest with moto's key object (RSA or ECDSA)."""
+    hash_cls = _DIGEST_HASHES.get(signing_algorithm)
+    if hash_cls is None:
+        raise _KMSValidation(f"Signing algorithm {signing_algorithm} does not support MessageType DIGEST")
+    if len(digest) != hash_cls.digest_size:
+        raise _KMSValidation(
+            f"Digest is invalid length for algorithm {signing_algorithm}: got {len(digest)} bytes, want {hash_cls.digest_size}"
+        )
+    prehashed = _asym_utils.Prehashed(hash_cls())
+    key = private_key.private_key
+    if isinstance(private_key, kms_utils.RSAPrivateKey):
+        if signing_algorithm.startswith("RSASSA_PSS"):
+            pad = _padding.PSS(mgf=_padding.MGF1(hash_cls()), salt_length=_padding.PSS.MAX_LENGTH)
+        else:
+            pad = _padding.PKCS1v15()
+        return key.sign(digest, pad, prehashed)
+    return key.sign(digest, _ec.ECDSA(prehashed))
+
+
+_orig_kms_sign = kms_models.KmsBackend.sign
+
+
+def _kms_sign(self, key_id, message, signing_algorithm, message_type="RAW"):
+    key = self.describe_key(key_id)
+    if key.key_state != "Enabled":
+        raise KMSInvalidStateException(f"{key.arn} is {key.key_state}.")
+    if message_type != "DIGEST":
+        return _orig_kms_sign(self, key_id=key_id, message=message, signing_algorithm=signing_algorithm)
+    if key.key_usage != "SIGN_VERIFY" or signing_algorithm not in (key.signing_algorithms or []):
+        # Let moto's own checks produce its usual errors.
+        return _orig_kms_sign(self, key_id=key_id, message=message, signing_algorithm=signing_algorithm)
+    return key.arn, _sign_digest(key.private_key, message, signing_algorithm), signing_algorithm
+
+
+def _resp_kms_sign(self):
+    import base64
+    import json
+
+    key_id = self._get_param("KeyId")
+    message = self._get_param("Message")
+    message_type = self._get_param("MessageType") or "RAW"
+    signing_algorithm = self._get_param("SigningAlgorithm")
+    self._validate_key_id(key_id)
+    if isinstance(message, str):
+        message = message.encode("utf-8")  # KmsResponse._get_param has base64-decoded it already
+    if message == b"":
+        raise _KMSValidation(
+            "1 validation error detected: Value at 'Message' failed to satisfy constraint: Member must have length greater than or equal to 1"
+        )
+    if message_type not in ("RAW", "DIGEST"):
+        raise _KMSValidation(f"MessageType {message_type} is not RAW or DIGEST")
+    key_arn, signature, signing_algorithm = self.kms_backend.sign(
+        key_id=key_id, message=message, signing_algorithm=signing_algorithm, message_type=message_type
+    )
+    return json.dumps(
+        {"KeyId": key_arn, "Signature": base64.b64encode(signature).decode("utf-8"), "SigningAlgorithm": signing_algorithm}
+    )
+
+
+_orig_schedule_key_deletion = kms_models.KmsBackend.schedule_key_deletion
+
+
+def _kms_schedule_key_deletion(self, key_id, pending_window_in_days):
+    key_id = self.get_key_id(key_id)
+    key = self.describe_key(key_id)
+    if key.key_state == "PendingDeletion":
+        raise KMSInvalidStateException(f"{key.arn} is pending deletion.")
+    return _orig_schedule_key_deletion(self, key_id, pending_window_in_days)
+
+
+kms_models.KmsBackend.sign = _kms_sign
+kms_models.KmsBackend.schedule_key_deletion = _kms_schedule_key_deletion
+kms_responses.KmsResponse.sign = _resp_kms_sign
 
 
 if __name__ == "__main__":
