@@ -48,6 +48,9 @@ const (
 	testPassword = "correct horse battery staple"
 	testCourse   = "intro-to-hls"
 	testKeyID    = "K2JCJMDEHXQW5F"
+	// testOriginValue is the origin secret's value, as the fixtures carry it
+	// in X-Cfgate-Origin-Verify.
+	testOriginValue = "fixture-origin-verify-value-0001"
 )
 
 // world is a seeded moto_server: table, secret, SSM parameter.
@@ -56,6 +59,7 @@ type world struct {
 	awsCfg    aws.Config
 	table     string
 	secret    string
+	origin    string // the origin-verify secret
 	parameter string
 	pub       *rsa.PublicKey
 	st        *dynamo.Store
@@ -88,6 +92,7 @@ func seedWorld(t testing.TB, srv *motoserver.Server) (*world, error) {
 	w := &world{srv: srv, awsCfg: srv.Config(t)}
 	w.table = motoserver.Unique(t, "cfgate")
 	w.secret = motoserver.Unique(t, "cfgate-key")
+	w.origin = motoserver.Unique(t, "cfgate-origin")
 	w.parameter = "/" + motoserver.Unique(t, "cfgate-domain")
 
 	ddb := dynamodb.NewFromConfig(w.awsCfg)
@@ -126,6 +131,11 @@ func seedWorld(t testing.TB, srv *motoserver.Server) (*world, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("create secret: %w", err)
 	}
+	if _, err := secretsmanager.NewFromConfig(w.awsCfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name: aws.String(w.origin), SecretString: aws.String(testOriginValue),
+	}); err != nil {
+		return nil, fmt.Errorf("create origin secret: %w", err)
+	}
 	if _, err := ssm.NewFromConfig(w.awsCfg).PutParameter(ctx, &ssm.PutParameterInput{
 		Name: aws.String(w.parameter), Value: aws.String(testDomain), Type: ssmtypes.ParameterTypeString,
 	}); err != nil {
@@ -137,11 +147,12 @@ func seedWorld(t testing.TB, srv *motoserver.Server) (*world, error) {
 // env is the function's configuration for this world.
 func (w *world) env() map[string]string {
 	return map[string]string{
-		"TABLE_NAME":            w.table,
-		"SIGNING_KEY_SECRET_ID": w.secret,
-		"DISTRIBUTION_DOMAIN":   testDomain,
-		"PLAYER_ORIGINS":        "http://localhost:8080",
-		"LOG_LEVEL":             "debug",
+		"TABLE_NAME":              w.table,
+		"SIGNING_KEY_SECRET_ID":   w.secret,
+		"ORIGIN_VERIFY_SECRET_ID": w.origin,
+		"DISTRIBUTION_DOMAIN":     testDomain,
+		"PLAYER_ORIGINS":          "http://localhost:8080",
+		"LOG_LEVEL":               "debug",
 	}
 }
 

@@ -2,7 +2,8 @@
 // behind an API Gateway HTTP API (payload format 2.0). It only wires: the
 // configuration (internal/loginconfig), the AWS clients (the SDK's standard
 // configuration chain, so AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>
-// apply), the DynamoDB store, the signing key from Secrets Manager, the
+// apply), the DynamoDB store, the origin secret and the signing key from
+// Secrets Manager, the
 // cookie issuer and the handler (internal/api), adapted by internal/lambdahttp.
 //
 // Build for Lambda (provided.al2023, arm64):
@@ -32,6 +33,7 @@ import (
 	"github.com/cfgate/cfgate/internal/keysource"
 	"github.com/cfgate/cfgate/internal/lambdahttp"
 	"github.com/cfgate/cfgate/internal/loginconfig"
+	"github.com/cfgate/cfgate/internal/originverify"
 	"github.com/cfgate/cfgate/internal/ssmparam"
 	"github.com/cfgate/cfgate/internal/store/dynamo"
 )
@@ -97,7 +99,10 @@ func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, 
 	domainTime := time.Since(t0)
 
 	st := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.TableName)
-	keys := keysource.NewSecretsManager(secretsmanager.NewFromConfig(awsCfg), cfg.SigningKeySecretID, cfg.KeyCacheTTL, logger, nil)
+	sm := secretsmanager.NewFromConfig(awsCfg)
+	origin := originverify.NewSecretsManager(sm, cfg.OriginVerifySecretID, originverify.DefaultTTL, logger, nil)
+	_ = origin.Warm(ctx) // a failure is logged; requests answer 503 until a fetch succeeds
+	keys := keysource.NewSecretsManager(sm, cfg.SigningKeySecretID, cfg.KeyCacheTTL, logger, nil)
 	t1 := time.Now()
 	_, _ = keys.Key(ctx) // warm-up; a failure is logged by keysource and retried per request
 	keyTime := time.Since(t1)
@@ -116,6 +121,9 @@ func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, 
 		SessionTTL:       cfg.SessionTTL,
 		LockoutThreshold: cfg.LockoutThreshold,
 		LockoutWindow:    cfg.LockoutWindow,
+
+		LockoutAccountThreshold: cfg.LockoutAccountThreshold,
+		OriginVerifier:          origin,
 	}, st, keys, issuer, logger)
 	if err != nil {
 		return nil, fmt.Errorf("handler: %w", err)

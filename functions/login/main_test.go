@@ -47,7 +47,7 @@ func invokeJSON(t *testing.T, invoke func(context.Context, []byte) ([]byte, erro
 // noSecrets checks that nothing secret reached the logs.
 func noSecrets(t *testing.T, logs string, session string) {
 	t.Helper()
-	for _, s := range []string{testPassword, "PRIVATE KEY", "CloudFront-Signature=", "CloudFront-Policy="} {
+	for _, s := range []string{testPassword, testOriginValue, "PRIVATE KEY", "CloudFront-Signature=", "CloudFront-Policy="} {
 		if strings.Contains(logs, s) {
 			t.Errorf("logs contain %q", s)
 		}
@@ -75,6 +75,10 @@ func TestHandlerLoginAndAccess(t *testing.T) {
 		{"no session", event(t, "session.json", ""), 401},
 		{"course id with star", bytes.Replace(event(t, "access.json", session), []byte("/api/courses/intro-to-hls/"), []byte("/api/courses/%2A/"), 1), 404},
 		{"foreign origin", bytes.Replace(event(t, "login.json", ""), []byte(`"origin": "https://`+testDomain), []byte(`"origin": "https://evil.example`), 1), 403},
+		// Straight to the execute-api URL: no origin header, or a guessed one.
+		{"login without the origin header", bytes.Replace(event(t, "login.json", ""), []byte(`"x-cfgate-origin-verify"`), []byte(`"x-not-the-header"`), 1), 403},
+		{"login with a wrong origin value", bytes.Replace(event(t, "login.json", ""), []byte(testOriginValue), []byte("fixture-origin-verify-value-0002"), 1), 403},
+		{"access without the origin header", bytes.Replace(event(t, "access.json", session), []byte(`"x-cfgate-origin-verify"`), []byte(`"x-not-the-header"`), 1), 403},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
