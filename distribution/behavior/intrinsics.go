@@ -139,7 +139,8 @@ func parseTemplate(data []byte, params map[string]string) (*cloudformation.Templ
 	resources, _ := doc["Resources"].(map[string]any)
 	keep := map[string]any{}
 	for name, r := range resources {
-		if ev.types[name] == "AWS::CloudFront::Distribution" {
+		switch ev.types[name] {
+		case "AWS::CloudFront::Distribution", "AWS::CloudFront::OriginRequestPolicy", "AWS::CloudFront::ResponseHeadersPolicy":
 			keep[name] = r
 		}
 	}

@@ -32,10 +32,9 @@ const (
 	templatePath = "../../template.yaml"
 	repoRoot     = "../.."
 
-	cachingDisabled           = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
-	cachingOptimized          = "658327ea-f89d-4fab-a63d-7e88639e58f6"
-	allViewerExceptHostHeader = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
-	securityHeaders           = "67f7725c-6f97-4210-82d7-5512b31e9d03"
+	cachingDisabled  = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+	cachingOptimized = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+	securityHeaders  = "67f7725c-6f97-4210-82d7-5512b31e9d03"
 )
 
 // parsed is the template with intrinsics resolved for one set of parameters:
@@ -174,8 +173,11 @@ func TestSignedBehavior(t *testing.T) {
 	if want := []string{"GET", "HEAD", "OPTIONS"}; !slices.Equal(cb.AllowedMethods, want) {
 		t.Errorf("AllowedMethods = %v, want %v", cb.AllowedMethods, want)
 	}
-	if cb.ResponseHeadersPolicyId != nil {
-		t.Errorf("CORS policy %s attached without PlayerOrigins", *cb.ResponseHeadersPolicyId)
+	if got := str(cb.ResponseHeadersPolicyId); got != "{{Ref:MediaHeadersPolicy}}" {
+		t.Errorf("ResponseHeadersPolicyId = %s, want the MediaHeadersPolicy", got)
+	}
+	if pol, err := load(t, nil).tpl.GetCloudFrontResponseHeadersPolicyWithName("MediaHeadersPolicy"); err != nil || pol.ResponseHeadersPolicyConfig.CorsConfig != nil {
+		t.Errorf("MediaHeadersPolicy without PlayerOrigins: %v, CORS %+v; want no CORS", err, pol)
 	}
 	if len(cb.TrustedSigners) != 0 {
 		t.Error("legacy TrustedSigners used")
@@ -192,10 +194,10 @@ func TestSignedBehavior(t *testing.T) {
 	t.Run("CORS with player origins", func(t *testing.T) {
 		p := load(t, map[string]string{"PlayerOrigins": "https://a.example.com,https://b.example.com"})
 		cb := distribution(t, p).CacheBehaviors[1]
-		if got := str(cb.ResponseHeadersPolicyId); got != "{{Ref:PlayerCorsPolicy}}" {
-			t.Fatalf("ResponseHeadersPolicyId = %s, want the PlayerCorsPolicy", got)
+		if got := str(cb.ResponseHeadersPolicyId); got != "{{Ref:MediaHeadersPolicy}}" {
+			t.Fatalf("ResponseHeadersPolicyId = %s, want the MediaHeadersPolicy", got)
 		}
-		pol, err := p.tpl.GetCloudFrontResponseHeadersPolicyWithName("PlayerCorsPolicy")
+		pol, err := p.tpl.GetCloudFrontResponseHeadersPolicyWithName("MediaHeadersPolicy")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,9 +207,6 @@ func TestSignedBehavior(t *testing.T) {
 		}
 		if got, want := cors.AccessControlAllowOrigins.Items, []string{"https://a.example.com", "https://b.example.com"}; !slices.Equal(got, want) {
 			t.Errorf("origins = %v, want %v", got, want)
-		}
-		if pol.AWSCloudFormationCondition != "HasPlayerOrigins" {
-			t.Errorf("CORS policy condition = %q, want HasPlayerOrigins", pol.AWSCloudFormationCondition)
 		}
 	})
 }
@@ -219,8 +218,8 @@ func TestAPIBehavior(t *testing.T) {
 	if got := str(cb.CachePolicyId); got != cachingDisabled {
 		t.Errorf("CachePolicyId = %s, want managed CachingDisabled", got)
 	}
-	if got := str(cb.OriginRequestPolicyId); got != allViewerExceptHostHeader {
-		t.Errorf("OriginRequestPolicyId = %s, want managed AllViewerExceptHostHeader (cookies to the API)", got)
+	if got := str(cb.OriginRequestPolicyId); got != "{{Ref:ApiOriginRequestPolicy}}" {
+		t.Errorf("OriginRequestPolicyId = %s, want the template's ApiOriginRequestPolicy (see TestAPIOriginRequestPolicy)", got)
 	}
 	for _, m := range []string{"GET", "POST", "OPTIONS", "DELETE"} {
 		if !slices.Contains(cb.AllowedMethods, m) {
@@ -427,6 +426,7 @@ func TestIAMNamesSpecificResources(t *testing.T) {
 		"WriteOwnLogs":       {"arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${LoginLogGroup}:log-stream:*"},
 		"Table":              {"{{GetAtt:Table.Arn}}"},
 		"SigningKey":         {"{{Ref:SigningKeySecretArn}}"},
+		"OriginVerifySecret": {"{{Ref:OriginVerifySecret}}"},
 		"DistributionDomain": {"arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/distribution-domain"},
 	}
 	got := map[string][]string{}
