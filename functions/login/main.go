@@ -25,11 +25,13 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/cfgate/cfgate/internal/api"
 	"github.com/cfgate/cfgate/internal/cfsign"
+	"github.com/cfgate/cfgate/internal/keygroup"
 	"github.com/cfgate/cfgate/internal/keysource"
 	"github.com/cfgate/cfgate/internal/lambdahttp"
 	"github.com/cfgate/cfgate/internal/loginconfig"
@@ -102,9 +104,13 @@ func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, 
 	sm := secretsmanager.NewFromConfig(awsCfg)
 	origin := originverify.NewSecretsManager(sm, cfg.OriginVerifySecretID, originverify.DefaultTTL, logger, nil)
 	_ = origin.Warm(ctx) // a failure is logged; requests answer 503 until a fetch succeeds
-	keys := keysource.NewSecretsManager(sm, cfg.SigningKeySecretID, cfg.KeyCacheTTL, logger, nil)
+	secretKeys := keysource.NewSecretsManager(sm, cfg.SigningKeySecretID, cfg.KeyCacheTTL, logger, nil)
+	// Signing with a key CloudFront does not trust would make every cookie
+	// useless while everything reports 200: check it against the key group
+	// (one CloudFront read, cached) and fail closed (503 on /access).
+	keys := keygroup.New(secretKeys, cloudfront.NewFromConfig(awsCfg), cfg.KeyGroupID, logger, nil)
 	t1 := time.Now()
-	_, _ = keys.Key(ctx) // warm-up; a failure is logged by keysource and retried per request
+	_, _ = keys.Key(ctx) // warm-up and self-check; a failure is logged and retried per request
 	keyTime := time.Since(t1)
 
 	issuer, err := cfsign.NewIssuer(cfsign.IssuerConfig{

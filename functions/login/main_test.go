@@ -217,3 +217,31 @@ func containsAll(s string, subs []string) bool {
 	}
 	return true
 }
+
+// TestHandlerKeyNotInKeyGroupAnswers503: a signing key outside KEY_GROUP_ID's
+// group (CloudFront would refuse every cookie) is caught at cold start: one
+// error line naming both ids, and /access answers 503 without cookies
+// instead of 200 with useless ones; login still works.
+func TestHandlerKeyNotInKeyGroupAnswers503(t *testing.T) {
+	w := seed(t)
+	env := w.env()
+	env["KEY_GROUP_ID"] = w.otherKG
+	var logs syncbuf.Buffer
+	invoke := newTestInvoke(t, w, env, &logs)
+	if n := strings.Count(logs.String(), "CloudFront would refuse every cookie"); n != 1 {
+		t.Fatalf("cold start logged the key-group problem %d times, want once:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), w.keyID) || !strings.Contains(logs.String(), w.otherKG) {
+		t.Errorf("the log line does not name the key pair and the group:\n%s", logs.String())
+	}
+	session := checkLogin(t, decode(t, invokeJSON(t, invoke, event(t, "login.json", ""))))
+	for range 2 {
+		resp := decode(t, invokeJSON(t, invoke, event(t, "access.json", session)))
+		if resp.StatusCode != 503 || len(resp.Cookies) != 0 {
+			t.Errorf("access with a key outside the group: %d %q %s", resp.StatusCode, resp.Cookies, resp.Body)
+		}
+	}
+	if n := strings.Count(logs.String(), "CloudFront would refuse every cookie"); n != 1 {
+		t.Errorf("the key-group problem was logged %d times, want once", n)
+	}
+}

@@ -47,6 +47,10 @@ type Config struct {
 	// the header CloudFront adds on /api/* (ORIGIN_VERIFY_SECRET_ID,
 	// required; name or ARN).
 	OriginVerifySecretID string
+	// KeyGroupID is the CloudFront key group that /courses/* trusts
+	// (KEY_GROUP_ID, required): at cold start the function checks that its
+	// signing key is in it (internal/keygroup).
+	KeyGroupID string
 	// DistributionDomain is the distribution's domain (DISTRIBUTION_DOMAIN).
 	// Exactly one of DistributionDomain and DistributionDomainParameter is set.
 	DistributionDomain string
@@ -141,6 +145,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c.TableName = required("TABLE_NAME")
 	c.SigningKeySecretID = required("SIGNING_KEY_SECRET_ID")
 	c.OriginVerifySecretID = required("ORIGIN_VERIFY_SECRET_ID")
+	c.KeyGroupID = required("KEY_GROUP_ID")
 
 	c.DistributionDomain = get("DISTRIBUTION_DOMAIN")
 	c.DistributionDomainParameter = get("DISTRIBUTION_DOMAIN_PARAMETER")

@@ -27,6 +27,7 @@ func base() map[string]string {
 		"TABLE_NAME":              "cfgate",
 		"SIGNING_KEY_SECRET_ID":   "cfgate/signing-key",
 		"ORIGIN_VERIFY_SECRET_ID": "cfgate/origin-verify",
+		"KEY_GROUP_ID":            "kg-1",
 		"DISTRIBUTION_DOMAIN":     "d111111abcdef8.cloudfront.net",
 	}
 }
@@ -52,6 +53,7 @@ func TestFromEnvDefaults(t *testing.T) {
 		TableName:               "cfgate",
 		SigningKeySecretID:      "cfgate/signing-key",
 		OriginVerifySecretID:    "cfgate/origin-verify",
+		KeyGroupID:              "kg-1",
 		DistributionDomain:      "d111111abcdef8.cloudfront.net",
 		CookieTTL:               10 * time.Minute,
 		CookieBucket:            5 * time.Minute,
@@ -90,6 +92,7 @@ func TestFromEnvAllSet(t *testing.T) {
 		TableName:               "cfgate",
 		SigningKeySecretID:      "cfgate/signing-key",
 		OriginVerifySecretID:    "cfgate/origin-verify",
+		KeyGroupID:              "kg-1",
 		DistributionDomain:      "video.example.com",
 		CookieTTL:               15 * time.Minute,
 		CookieBucket:            time.Minute,
@@ -117,7 +120,7 @@ func TestFromEnvProblems(t *testing.T) {
 		env  map[string]string
 		want []string // substrings, one per expected problem, in order
 	}{
-		{"empty environment", map[string]string{}, []string{"TABLE_NAME is required", "SIGNING_KEY_SECRET_ID is required", "ORIGIN_VERIFY_SECRET_ID is required", "one of DISTRIBUTION_DOMAIN and DISTRIBUTION_DOMAIN_PARAMETER is required"}},
+		{"empty environment", map[string]string{}, []string{"TABLE_NAME is required", "SIGNING_KEY_SECRET_ID is required", "ORIGIN_VERIFY_SECRET_ID is required", "KEY_GROUP_ID is required", "one of DISTRIBUTION_DOMAIN and DISTRIBUTION_DOMAIN_PARAMETER is required"}},
 		{"both domain sources", with("DISTRIBUTION_DOMAIN_PARAMETER", "/cfgate/domain"), []string{"set only one of DISTRIBUTION_DOMAIN and DISTRIBUTION_DOMAIN_PARAMETER"}},
 		{"domain with scheme", with("DISTRIBUTION_DOMAIN", "https://d1.cloudfront.net"), []string{"DISTRIBUTION_DOMAIN="}},
 		{"domain with path", with("DISTRIBUTION_DOMAIN", "d1.cloudfront.net/x"), []string{"DISTRIBUTION_DOMAIN="}},
@@ -149,7 +152,7 @@ func TestFromEnvProblems(t *testing.T) {
 		{"bad log level", with("LOG_LEVEL", "loud"), []string{"LOG_LEVEL=\"loud\""}},
 		{"everything wrong at once", map[string]string{
 			"COOKIE_TTL": "x", "PLAYER_ORIGINS": "https://a/b", "COOKIE_SAMESITE": "x", "LOCKOUT_THRESHOLD": "x", "LOG_LEVEL": "x",
-		}, []string{"TABLE_NAME", "SIGNING_KEY_SECRET_ID", "ORIGIN_VERIFY_SECRET_ID", "DISTRIBUTION_DOMAIN", "COOKIE_TTL", "PLAYER_ORIGINS", "COOKIE_SAMESITE", "LOCKOUT_THRESHOLD", "LOG_LEVEL"}},
+		}, []string{"TABLE_NAME", "SIGNING_KEY_SECRET_ID", "ORIGIN_VERIFY_SECRET_ID", "KEY_GROUP_ID", "DISTRIBUTION_DOMAIN", "COOKIE_TTL", "PLAYER_ORIGINS", "COOKIE_SAMESITE", "LOCKOUT_THRESHOLD", "LOG_LEVEL"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
