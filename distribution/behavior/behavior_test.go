@@ -210,7 +210,7 @@ func TestResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := string(out)
-	for _, want := range []string{`"video.example.com"`, `"TLSv1.2_2021"`, `"{{Ref:KeyGroupId}}"`, `"${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"`} {
+	for _, want := range []string{`"video.example.com"`, `"TLSv1.2_2025"`, `"{{Ref:KeyGroupId}}"`, `"${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("resolved template lacks %s", want)
 		}

@@ -49,6 +49,9 @@ type parsed struct {
 // generic document instead.
 var newerThanGoformation = map[string][]string{
 	"AWS::Serverless::Function": {"LoggingConfig"},
+	// goformation types RouteSettings as one route's settings; SAM's is a map
+	// from route key ("POST /api/login") to settings.
+	"AWS::Serverless::HttpApi": {"RouteSettings"},
 }
 
 func load(t *testing.T, params map[string]string) parsed {
@@ -263,7 +266,7 @@ func TestCustomDomainAndLogs(t *testing.T) {
 		vc := cfg.ViewerCertificate
 		if !slices.Equal(cfg.Aliases, []string{"video.example.com"}) || vc == nil ||
 			str(vc.AcmCertificateArn) != "arn:aws:acm:us-east-1:123456789012:certificate/abc" ||
-			str(vc.MinimumProtocolVersion) != "TLSv1.2_2021" || str(vc.SslSupportMethod) != "sni-only" {
+			str(vc.MinimumProtocolVersion) != "TLSv1.2_2025" || str(vc.SslSupportMethod) != "sni-only" {
 			t.Errorf("aliases %v certificate %+v", cfg.Aliases, vc)
 		}
 		if cfg.Logging == nil || cfg.Logging.IncludeCookies == nil || *cfg.Logging.IncludeCookies {
@@ -413,6 +416,11 @@ func TestIAMNamesSpecificResources(t *testing.T) {
 								t.Errorf("%s/%s: action %s with Resource * (only CloudFront key actions may)", name, sid, a)
 							}
 						}
+					case sid == "CloudFrontKeyGroupNoResourceLevel" && res == "*" && name == "LoginRole":
+						// The cold-start key-group check: one read action only.
+						if a := list(st["Action"]); !slices.Equal(a, []string{"cloudfront:GetKeyGroup"}) {
+							t.Errorf("%s/%s: actions %v with Resource *, want only cloudfront:GetKeyGroup", name, sid, a)
+						}
 					default:
 						t.Errorf("%s/%s: wildcard resource %q", name, sid, res)
 					}
@@ -423,11 +431,12 @@ func TestIAMNamesSpecificResources(t *testing.T) {
 
 	// The login function's grants, exactly.
 	want := map[string][]string{
-		"WriteOwnLogs":       {"arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${LoginLogGroup}:log-stream:*"},
-		"Table":              {"{{GetAtt:Table.Arn}}"},
-		"SigningKey":         {"{{Ref:SigningKeySecretArn}}"},
-		"OriginVerifySecret": {"{{Ref:OriginVerifySecret}}"},
-		"DistributionDomain": {"arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/distribution-domain"},
+		"WriteOwnLogs":                      {"arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${LoginLogGroup}:log-stream:*"},
+		"Table":                             {"{{GetAtt:Table.Arn}}"},
+		"SigningKey":                        {"{{Ref:SigningKeySecretArn}}"},
+		"OriginVerifySecret":                {"{{Ref:OriginVerifySecret}}"},
+		"CloudFrontKeyGroupNoResourceLevel": {"*"},
+		"DistributionDomain":                {"arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/distribution-domain"},
 	}
 	got := map[string][]string{}
 	for _, pol := range roles["LoginRole"].Policies {
@@ -661,8 +670,18 @@ func TestTable(t *testing.T) {
 	if ttl := tb.TimeToLiveSpecification; ttl == nil || !ttl.Enabled || str(ttl.AttributeName) != "ttl" {
 		t.Errorf("TTL %+v, want ttl enabled", ttl)
 	}
-	if sse := tb.SSESpecification; sse == nil || !sse.SSEEnabled {
-		t.Error("SSE not enabled")
+	// Encryption at rest is always on; SSEEnabled false means the AWS owned
+	// key (no KMS charges), true with KMS a customer key on request.
+	if sse := tb.SSESpecification; sse == nil || sse.SSEEnabled || sse.KMSMasterKeyId != nil {
+		t.Errorf("SSE %+v: want the AWS owned key by default", sse)
+	}
+	const key = "arn:aws:kms:eu-west-1:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+	cmk, err := load(t, map[string]string{"TableKmsKeyArn": key}).tpl.GetDynamoDBTableWithName("Table")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sse := cmk.SSESpecification; sse == nil || !sse.SSEEnabled || str(sse.SSEType) != "KMS" || str(sse.KMSMasterKeyId) != key {
+		t.Errorf("SSE with TableKmsKeyArn: %+v, want KMS with that key", sse)
 	}
 	var keys []string
 	for _, k := range tb.KeySchema {
@@ -674,21 +693,24 @@ func TestTable(t *testing.T) {
 }
 
 func TestAlarms(t *testing.T) {
-	p := load(t, map[string]string{"EnableScheduledRotation": "true"})
+	const email = "ops@example.com"
+	p := load(t, map[string]string{"EnableScheduledRotation": "true", "AlarmEmail": email})
 	for _, tc := range []struct {
 		name, metric string
 		dims         map[string]string
 		condition    string
 	}{
-		{"LoginErrorsAlarm", "AWS/Lambda Errors", map[string]string{"FunctionName": "{{Ref:LoginFunction}}"}, ""},
-		{"LoginThrottlesAlarm", "AWS/Lambda Throttles", map[string]string{"FunctionName": "{{Ref:LoginFunction}}"}, ""},
+		{"LoginErrorsAlarm", "AWS/Lambda Errors", map[string]string{"FunctionName": "{{Ref:LoginFunction}}"}, "Alarms"},
+		{"LoginThrottlesAlarm", "AWS/Lambda Throttles", map[string]string{"FunctionName": "{{Ref:LoginFunction}}"}, "Alarms"},
 		// CloudFront metrics exist only in us-east-1, with Region=Global.
-		{"Distribution5xxAlarm", "AWS/CloudFront 5xxErrorRate", map[string]string{"DistributionId": "{{Ref:Distribution}}", "Region": "Global"}, "InUsEast1"},
+		{"Distribution5xxAlarm", "AWS/CloudFront 5xxErrorRate", map[string]string{"DistributionId": "{{Ref:Distribution}}", "Region": "Global"}, "DistributionAlarms"},
+		// Every /courses/* answer a 403 (a key CloudFront does not trust).
+		{"Distribution4xxAlarm", "AWS/CloudFront 4xxErrorRate", map[string]string{"DistributionId": "{{Ref:Distribution}}", "Region": "Global"}, "DistributionAlarms"},
 		// A signing outage is a 503 answered normally: Lambda's Errors stays at
 		// zero, the HTTP API's 5xx (HTTP APIs: "5xx", not REST's "5XXError";
 		// ApiId alone sums every stage) does not.
-		{"Api5xxAlarm", "AWS/ApiGateway 5xx", map[string]string{"ApiId": "{{Ref:HttpApi}}"}, ""},
-		{"RotateErrorsAlarm", "AWS/Lambda Errors", map[string]string{"FunctionName": "{{Ref:RotateFunction}}"}, "ScheduledRotation"},
+		{"Api5xxAlarm", "AWS/ApiGateway 5xx", map[string]string{"ApiId": "{{Ref:HttpApi}}"}, "Alarms"},
+		{"RotateErrorsAlarm", "AWS/Lambda Errors", map[string]string{"FunctionName": "{{Ref:RotateFunction}}"}, "RotateAlarms"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, err := p.tpl.GetCloudWatchAlarmWithName(tc.name)
@@ -714,11 +736,47 @@ func TestAlarms(t *testing.T) {
 			if str(a.TreatMissingData) != "notBreaching" {
 				t.Errorf("TreatMissingData = %s, want notBreaching (no traffic is not an outage)", str(a.TreatMissingData))
 			}
-			if a.AlarmActions != nil {
-				t.Errorf("AlarmActions %v without AlarmTopicArn", a.AlarmActions)
+			if !slices.Equal(a.AlarmActions, []string{"{{Ref:AlarmTopic}}"}) {
+				t.Errorf("AlarmActions %v, want the stack's topic (AlarmEmail set)", a.AlarmActions)
 			}
 		})
 	}
+	t.Run("AlarmEmail makes a subscribed topic", func(t *testing.T) {
+		topic, err := p.tpl.GetSNSTopicWithName("AlarmTopic")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(topic.Subscription) != 1 || topic.Subscription[0].Protocol != "email" || topic.Subscription[0].Endpoint != email {
+			t.Errorf("subscriptions %+v, want one email to %s", topic.Subscription, email)
+		}
+	})
+	t.Run("no alarms without someone to notify", func(t *testing.T) {
+		data, err := os.ReadFile(templatePath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, region := range []string{"us-east-1", "eu-west-1"} {
+			conds, err := behavior.Conditions(data, map[string]string{behavior.PseudoRegion: region, "EnableScheduledRotation": "true"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, a := range load(t, nil).tpl.GetAllCloudWatchAlarmResources() {
+				if c := a.AWSCloudFormationCondition; c == "" || conds[c] {
+					t.Errorf("%s: %s: created without AlarmEmail or AlarmTopicArn (condition %q)", region, name, c)
+				}
+			}
+			if conds["HasAlarmEmail"] {
+				t.Errorf("%s: AlarmTopic created without AlarmEmail", region)
+			}
+		}
+		withTopic, err := behavior.Conditions(data, map[string]string{behavior.PseudoRegion: "eu-west-1", "AlarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:ops"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !withTopic["Alarms"] || withTopic["DistributionAlarms"] {
+			t.Errorf("eu-west-1 with a topic: Alarms %v (want true), DistributionAlarms %v (want false: CloudFront metrics live in us-east-1)", withTopic["Alarms"], withTopic["DistributionAlarms"])
+		}
+	})
 	t.Run("actions go to AlarmTopicArn", func(t *testing.T) {
 		const topic = "arn:aws:sns:eu-west-1:123456789012:ops"
 		p := load(t, map[string]string{"AlarmTopicArn": topic})
