@@ -3,8 +3,13 @@
 // finishSecret), deployed when the template's EnableScheduledRotation is
 // true. The steps are internal/keyops.RotationHandler; see keys/RUNBOOK.md.
 //
-// Environment: KEY_GROUP_ID, KEY_ALGORITHM (default RSA-SHA1), GRACE_PERIOD
-// (default 35m), PROPAGATION_WAIT (default 10m), LOG_LEVEL (default info).
+// Environment: KEY_GROUP_ID, KEY_ALGORITHM (default: the current key's; never
+// a downgrade from it), GRACE_PERIOD (default 35m), PROPAGATION_WAIT (default
+// 10m), LOG_LEVEL (default info).
+//
+// A testSecret call on an AWSPENDING version this function did not create is
+// Secrets Manager testing a new rotation configuration (the template sets
+// RotateImmediatelyOnUpdate false): it succeeds at once, without tags or wait.
 //
 // testSecret waits PROPAGATION_WAIT after setSecret put the new public key
 // into the key group, so the function's Timeout must exceed it (900s, the

@@ -32,10 +32,12 @@ type RotationConfig struct {
 
 // RotationConfigFromEnv reads the rotation function's configuration once,
 // failing loudly on a bad value. KEY_GROUP_ID is optional (the secret's
-// cfgate:key-group-id tag is used when it is empty). GRACE_PERIOD defaults
-// to DefaultGrace().Total() (35m), PROPAGATION_WAIT to DefaultPropagation (10m).
+// cfgate:key-group-id tag is used when it is empty). KEY_ALGORITHM empty (the
+// default) keeps the current key's algorithm, the one chosen at `keys init`.
+// GRACE_PERIOD defaults to DefaultGrace().Total() (35m), PROPAGATION_WAIT to
+// DefaultPropagation (10m).
 func RotationConfigFromEnv(getenv func(string) string) (RotationConfig, error) {
-	c := RotationConfig{KeyGroupID: getenv("KEY_GROUP_ID"), Algorithm: cfsign.RSASHA1, Grace: DefaultGrace().Total(), Propagation: DefaultPropagation}
+	c := RotationConfig{KeyGroupID: getenv("KEY_GROUP_ID"), Grace: DefaultGrace().Total(), Propagation: DefaultPropagation}
 	if v := getenv("KEY_ALGORITHM"); v != "" {
 		alg, err := cfsign.ParseAlgorithm(v)
 		if err != nil {
@@ -119,9 +121,21 @@ func (h *RotationHandler) Handle(ctx context.Context, ev RotationEvent) error {
 		log.Info("version is already current: nothing to do")
 		return nil
 	}
-	pending, err := o.optional(ctx, Pending)
-	if err != nil {
-		return fmt.Errorf("read pending version: %w", err)
+	pending, pendingErr := o.optional(ctx, Pending)
+	if ev.Step == "testSecret" {
+		if test, err := isConfigurationTest(ctx, b, ev.ClientRequestToken, cur, pending, pendingErr); err != nil {
+			return fmt.Errorf("testSecret: %w", err)
+		} else if test {
+			// RotateImmediatelyOnUpdate false: Secrets Manager checks a new
+			// rotation configuration by calling only testSecret, on a
+			// pending version it made itself (no value, or a copy of the
+			// current one). Nothing of ours to test: no tags, no wait.
+			log.Info("rotation configuration test: the function is reachable and configured; no key to test")
+			return nil
+		}
+	}
+	if pendingErr != nil {
+		return fmt.Errorf("read pending version: %w", pendingErr)
 	}
 	isOurs := pending != nil && pending.ID == ev.ClientRequestToken
 	switch ev.Step {
@@ -150,10 +164,7 @@ func (h *RotationHandler) Handle(ctx context.Context, ev RotationEvent) error {
 		if len(keys) >= MaxKeysPerGroup {
 			return fmt.Errorf("key group has %d keys %v: %w", len(keys), keys, ErrGroupFull)
 		}
-		alg := o.Algorithm
-		if alg == "" {
-			alg = cur.Secret.Algorithm
-		}
+		alg := rotationAlgorithm(o.Algorithm, cur.Secret.Algorithm, log)
 		s, err := o.newKey(ctx, alg, ev.ClientRequestToken)
 		if err != nil {
 			return err
@@ -252,4 +263,49 @@ func (h *RotationHandler) awaitPropagation(ctx context.Context, o *Ops, b *AWS, 
 		return err
 	}
 	return o.checkPropagated(st, keyID)
+}
+
+// isConfigurationTest reports whether a testSecret call is Secrets Manager's
+// test of a rotation configuration rather than a step of a rotation of ours:
+// the token's version is AWSPENDING but holds no value this function put
+// there (none, not a signing-key secret, or the current key's copy; our
+// createSecret always stores a new key pair).
+func isConfigurationTest(ctx context.Context, b *AWS, token string, cur, pending *Version, pendingErr error) (bool, error) {
+	stages, err := b.stages(ctx)
+	if err != nil {
+		return false, fmt.Errorf("read version stages: %w", err)
+	}
+	if !slices.Contains(stages[token], string(Pending)) {
+		return false, nil
+	}
+	switch {
+	case pendingErr != nil, pending == nil, pending.ID != token:
+		return true, nil
+	case pending.Secret.KeyPairID == cur.Secret.KeyPairID:
+		return true, nil
+	}
+	return false, nil
+}
+
+// algorithmRank orders algorithms by strength: SHA-1 signatures are the weak ones.
+func algorithmRank(a cfsign.Algorithm) int {
+	if a == cfsign.RSASHA1 {
+		return 0
+	}
+	return 1
+}
+
+// rotationAlgorithm is the algorithm of a rotation's new key: the configured
+// one, or the current key's when none is configured (KEY_ALGORITHM empty) or
+// when the configured one would be a downgrade from it (logged), so that
+// scheduled rotation never weakens a key chosen at `keys init`.
+func rotationAlgorithm(configured, current cfsign.Algorithm, log *slog.Logger) cfsign.Algorithm {
+	switch {
+	case configured == "":
+		return current
+	case current != "" && algorithmRank(configured) < algorithmRank(current):
+		log.Warn("KEY_ALGORITHM would downgrade the signing key: keeping the current key's algorithm", "configured", string(configured), "current", string(current))
+		return current
+	}
+	return configured
 }
