@@ -34,8 +34,11 @@ type RotationConfig struct {
 // failing loudly on a bad value. KEY_GROUP_ID is optional (the secret's
 // cfgate:key-group-id tag is used when it is empty). KEY_ALGORITHM empty (the
 // default) keeps the current key's algorithm, the one chosen at `keys init`.
-// GRACE_PERIOD defaults to DefaultGrace().Total() (35m), PROPAGATION_WAIT to
-// DefaultPropagation (10m).
+// GRACE_PERIOD defaults to DefaultGrace().Total() (35m) and is raised to the
+// grace that COOKIE_TTL, COOKIE_BUCKET and KEY_CACHE_TTL imply when they are
+// set (the template passes the login function's); PROPAGATION_WAIT defaults
+// to DefaultPropagation (10m). Promote records the grace on the secret, and
+// finish waits for it.
 func RotationConfigFromEnv(getenv func(string) string) (RotationConfig, error) {
 	c := RotationConfig{KeyGroupID: getenv("KEY_GROUP_ID"), Grace: DefaultGrace().Total(), Propagation: DefaultPropagation}
 	if v := getenv("KEY_ALGORITHM"); v != "" {
@@ -51,6 +54,21 @@ func RotationConfigFromEnv(getenv func(string) string) (RotationConfig, error) {
 			return c, fmt.Errorf("GRACE_PERIOD %q: want a positive Go duration such as 35m", v)
 		}
 		c.Grace = d
+	}
+	// The login function's settings, which the template passes too: the
+	// grace must cover the cookies it signs, whatever GRACE_PERIOD says.
+	g, fromStack := DefaultGrace(), false
+	for name, dst := range map[string]*time.Duration{"COOKIE_TTL": &g.CookieLifetime, "COOKIE_BUCKET": &g.CookieBucket, "KEY_CACHE_TTL": &g.KeyCacheTTL} {
+		if v := getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return c, fmt.Errorf("%s %q: want a positive Go duration", name, v)
+			}
+			*dst, fromStack = d, true
+		}
+	}
+	if fromStack {
+		c.Grace = max(c.Grace, g.Total())
 	}
 	if v := getenv("PROPAGATION_WAIT"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -159,7 +177,7 @@ func (h *RotationHandler) Handle(ctx context.Context, ev RotationEvent) error {
 		}
 		if st.RetiringKeyID != "" && slices.Contains(keys, st.RetiringKeyID) && st.RetiringKeyID != cur.Secret.KeyPairID {
 			return fmt.Errorf("the previous rotation's key %s is still within its grace period (until %s): rotate less often than GRACE_PERIOD",
-				st.RetiringKeyID, st.PromotedAt.Add(o.Grace).UTC().Format(time.RFC3339))
+				st.RetiringKeyID, st.PromotedAt.Add(st.GraceInForce(o.Grace)).UTC().Format(time.RFC3339))
 		}
 		if len(keys) >= MaxKeysPerGroup {
 			return fmt.Errorf("key group has %d keys %v: %w", len(keys), keys, ErrGroupFull)

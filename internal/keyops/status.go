@@ -79,7 +79,7 @@ func (o *Ops) Status(ctx context.Context) (Status, error) {
 		s.PromoteAllowedAt, _ = o.PromoteAt(st, s.PendingKeyID)
 	}
 	if !st.IsZero() {
-		s.GraceEndsAt = st.PromotedAt.Add(o.Grace)
+		s.GraceEndsAt = st.PromotedAt.Add(st.GraceInForce(o.Grace))
 	}
 	role := func(id string) string {
 		switch id {

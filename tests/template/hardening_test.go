@@ -6,11 +6,16 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cfgate/cfgate/distribution/behavior"
+	"github.com/cfgate/cfgate/internal/api"
+	"github.com/cfgate/cfgate/internal/cfsign"
+	"github.com/cfgate/cfgate/internal/keyops"
+	"github.com/cfgate/cfgate/internal/keysource"
 )
 
 // TestOriginVerifySecret: the API origin carries X-Cfgate-Origin-Verify from
@@ -376,4 +381,55 @@ func uuidJoinLength(t *testing.T, v any) int {
 		}
 	}
 	return n
+}
+
+// TestDefaultsMatchGoConstants ties the template's defaults to the Go
+// constants that hold them (one home per default): a change on one side
+// without the other fails here.
+func TestDefaultsMatchGoConstants(t *testing.T) {
+	p := load(t, nil)
+	param := func(name string) string {
+		v, _ := p.doc["Parameters"].(map[string]any)[name].(map[string]any)["Default"].(string)
+		return v
+	}
+	login := p.props(t, "LoginFunction")["Environment"].(map[string]any)["Variables"].(map[string]any)
+	rot := load(t, map[string]string{"EnableScheduledRotation": "true"}).props(t, "RotateFunction")["Environment"].(map[string]any)["Variables"].(map[string]any)
+	dur := func(what, v string) time.Duration {
+		t.Helper()
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("%s = %q: %v", what, v, err)
+		}
+		return d
+	}
+	for _, tc := range []struct {
+		what string
+		got  time.Duration
+		want time.Duration
+	}{
+		{"CookieTtl default", dur("CookieTtl", param("CookieTtl")), cfsign.DefaultLifetime},
+		{"COOKIE_BUCKET", dur("COOKIE_BUCKET", login["COOKIE_BUCKET"].(string)), cfsign.DefaultBucket},
+		{"KEY_CACHE_TTL", dur("KEY_CACHE_TTL", login["KEY_CACHE_TTL"].(string)), keysource.DefaultTTL},
+		{"RotationGracePeriod default", dur("RotationGracePeriod", param("RotationGracePeriod")), keyops.DefaultGrace().Total()},
+		{"RotationPropagationWait default", dur("RotationPropagationWait", param("RotationPropagationWait")), keyops.DefaultPropagation},
+		{"SessionTtl default", dur("SessionTtl", param("SessionTtl")), api.DefaultSessionTTL},
+		{"LOCKOUT_WINDOW", dur("LOCKOUT_WINDOW", login["LOCKOUT_WINDOW"].(string)), api.DefaultLockoutWindow},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s = %s, Go default %s", tc.what, tc.got, tc.want)
+		}
+	}
+	if login["LOCKOUT_THRESHOLD"] != strconv.Itoa(api.DefaultLockoutThreshold) || login["LOCKOUT_ACCOUNT_THRESHOLD"] != strconv.Itoa(api.DefaultLockoutAccountThreshold) {
+		t.Errorf("LOCKOUT_THRESHOLD %v, LOCKOUT_ACCOUNT_THRESHOLD %v; Go defaults %d, %d", login["LOCKOUT_THRESHOLD"], login["LOCKOUT_ACCOUNT_THRESHOLD"], api.DefaultLockoutThreshold, api.DefaultLockoutAccountThreshold)
+	}
+	// The rotation function sees the login function's settings, so its grace
+	// (recorded at promote, waited for by finish) covers the deployed cookies.
+	for _, k := range []string{"COOKIE_TTL", "COOKIE_BUCKET", "KEY_CACHE_TTL"} {
+		if !jsonEqual(rot[k], login[k]) {
+			t.Errorf("RotateFunction %s = %v, LoginFunction's = %v", k, rot[k], login[k])
+		}
+	}
+	if login["COOKIE_TTL"] != "{{Ref:CookieTtl}}" && login["COOKIE_TTL"] != param("CookieTtl") {
+		t.Errorf("LoginFunction COOKIE_TTL = %v, want the CookieTtl parameter", login["COOKIE_TTL"])
+	}
 }
