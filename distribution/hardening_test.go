@@ -19,6 +19,7 @@ import (
 // 127.0.0.1 with small lockout thresholds.
 func startHardened(t *testing.T, perSource, account int) (*app, string) {
 	t.Helper()
+	needHLSJS(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

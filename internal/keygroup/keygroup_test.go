@@ -77,9 +77,6 @@ func signingKey(t *testing.T, id string) keysource.Static {
 // re-reads the group at most every 30 s, and recovers once an operator adds
 // it.
 func TestSelfCheckAgainstMoto(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs moto_server (-short)")
-	}
 	ctx := context.Background()
 	client := cloudfront.NewFromConfig(cfmoto.Shared(t).Config(t))
 	inGroup, outside := newPublicKey(t, client), newPublicKey(t, client)

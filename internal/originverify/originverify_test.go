@@ -27,9 +27,6 @@ func TestStatic(t *testing.T) {
 // Manager API (moto_server): the old value stays accepted throughout, the new
 // one from the first refresh after it was put.
 func TestRotationAgainstMoto(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs moto_server (-short)")
-	}
 	srv := motoserver.Shared(t)
 	sm := secretsmanager.NewFromConfig(srv.Config(t))
 	ctx := context.Background()

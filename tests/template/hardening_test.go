@@ -16,6 +16,7 @@ import (
 	"github.com/cfgate/cfgate/internal/cfsign"
 	"github.com/cfgate/cfgate/internal/keyops"
 	"github.com/cfgate/cfgate/internal/keysource"
+	"github.com/cfgate/cfgate/internal/testutil/needs"
 )
 
 // TestOriginVerifySecret: the API origin carries X-Cfgate-Origin-Verify from
@@ -269,9 +270,7 @@ func TestSupportedRegions(t *testing.T) {
 	if !strings.Contains(string(readme), "`"+strings.Join(regions, "`, `")+"`") {
 		t.Errorf("README does not list the supported regions as `%s`", strings.Join(regions, "`, `"))
 	}
-	if testing.Short() {
-		t.Skip("needs cfn-lint (-short)")
-	}
+	needs.Tool(t, "cfn-lint")
 	if _, err := exec.LookPath("cfn-lint"); err != nil {
 		t.Fatalf("cfn-lint is required: %v", err)
 	}
