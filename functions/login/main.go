@@ -25,7 +25,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
@@ -108,7 +107,7 @@ func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, 
 	// Signing with a key CloudFront does not trust would make every cookie
 	// useless while everything reports 200: check it against the key group
 	// (one CloudFront read, cached) and fail closed (503 on /access).
-	keys := keygroup.New(secretKeys, cloudfront.NewFromConfig(awsCfg), cfg.KeyGroupID, logger, nil)
+	keys := keygroup.New(secretKeys, keygroup.NewClient(awsCfg, cfg.CloudFrontEndpoint), cfg.KeyGroupID, logger, nil)
 	t1 := time.Now()
 	_, _ = keys.Key(ctx) // warm-up and self-check; a failure is logged and retried per request
 	keyTime := time.Since(t1)

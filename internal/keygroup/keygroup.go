@@ -22,9 +22,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
-
 	"github.com/cfgate/cfgate/internal/cfsign"
 	"github.com/cfgate/cfgate/internal/keysource"
 )
@@ -32,9 +29,9 @@ import (
 // retryAfter spaces out CloudFront reads after a failed one.
 const retryAfter = 30 * time.Second
 
-// GetKeyGroupAPI is the CloudFront call the check needs; *cloudfront.Client has it.
-type GetKeyGroupAPI interface {
-	GetKeyGroup(ctx context.Context, params *cloudfront.GetKeyGroupInput, optFns ...func(*cloudfront.Options)) (*cloudfront.GetKeyGroupOutput, error)
+// GroupReader reads a key group's public key ids; *Client does.
+type GroupReader interface {
+	KeyGroupKeys(ctx context.Context, id string) ([]string, error)
 }
 
 // KeyProvider is api.KeyProvider (repeated here to avoid the import).
@@ -49,7 +46,7 @@ var ErrNotInGroup = errors.New("signing key is not in the distribution's key gro
 // key group. It is safe for concurrent use.
 type Checked struct {
 	keys    KeyProvider
-	cf      GetKeyGroupAPI
+	cf      GroupReader
 	groupID string
 	logger  *slog.Logger
 	now     func() time.Time
@@ -62,7 +59,7 @@ type Checked struct {
 }
 
 // New wraps keys. A nil logger discards; a nil now means time.Now.
-func New(keys KeyProvider, cf GetKeyGroupAPI, groupID string, logger *slog.Logger, now func() time.Time) *Checked {
+func New(keys KeyProvider, cf GroupReader, groupID string, logger *slog.Logger, now func() time.Time) *Checked {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -107,16 +104,13 @@ func (c *Checked) check(ctx context.Context, id string) error {
 		return fmt.Errorf("%w: key pair %s, key group %s", ErrNotInGroup, id, c.groupID)
 	}
 	c.reads++
-	out, err := c.cf.GetKeyGroup(ctx, &cloudfront.GetKeyGroupInput{Id: aws.String(c.groupID)})
+	items, err := c.cf.KeyGroupKeys(ctx, c.groupID)
 	if err != nil {
 		c.nextRead = c.now().Add(retryAfter)
 		c.logger.Error("cannot read the distribution's key group; /access answers 503 until it can", "keyGroupId", c.groupID, "error", err.Error())
 		return fmt.Errorf("read key group %s: %w", c.groupID, err)
 	}
-	c.items = []string{}
-	if out.KeyGroup != nil && out.KeyGroup.KeyGroupConfig != nil {
-		c.items = slices.Clone(out.KeyGroup.KeyGroupConfig.Items)
-	}
+	c.items = append([]string{}, items...)
 	if slices.Contains(c.items, id) {
 		return nil
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,15 +28,16 @@ import (
 	"github.com/cfgate/cfgate/internal/testutil/syncbuf"
 )
 
-// countingCF counts GetKeyGroup calls on the real (moto) client.
+// countingCF counts the key-group reads of keygroup.Client, which talks to
+// moto over HTTP.
 type countingCF struct {
-	*cloudfront.Client
+	*keygroup.Client
 	n int
 }
 
-func (c *countingCF) GetKeyGroup(ctx context.Context, in *cloudfront.GetKeyGroupInput, opts ...func(*cloudfront.Options)) (*cloudfront.GetKeyGroupOutput, error) {
+func (c *countingCF) KeyGroupKeys(ctx context.Context, id string) ([]string, error) {
 	c.n++
-	return c.Client.GetKeyGroup(ctx, in, opts...)
+	return c.Client.KeyGroupKeys(ctx, id)
 }
 
 func newPublicKey(t *testing.T, cf *cloudfront.Client) string {
@@ -78,7 +80,9 @@ func signingKey(t *testing.T, id string) keysource.Static {
 // it.
 func TestSelfCheckAgainstMoto(t *testing.T) {
 	ctx := context.Background()
-	client := cloudfront.NewFromConfig(cfmoto.Shared(t).Config(t))
+	awsCfg := cfmoto.Shared(t).Config(t)
+	client := cloudfront.NewFromConfig(awsCfg)
+	reader := keygroup.NewClient(awsCfg, "")
 	inGroup, outside := newPublicKey(t, client), newPublicKey(t, client)
 	name := motoserver.Unique(t, "group")
 	g, err := client.CreateKeyGroup(ctx, &cloudfront.CreateKeyGroupInput{KeyGroupConfig: &cftypes.KeyGroupConfig{Name: aws.String(name), Items: []string{inGroup}}})
@@ -88,7 +92,7 @@ func TestSelfCheckAgainstMoto(t *testing.T) {
 	groupID := aws.ToString(g.KeyGroup.Id)
 
 	t.Run("in the group", func(t *testing.T) {
-		cf := &countingCF{Client: client}
+		cf := &countingCF{Client: reader}
 		c := keygroup.New(signingKey(t, inGroup), cf, groupID, nil, nil)
 		for range 5 {
 			if k, err := c.Key(ctx); err != nil || k.ID != inGroup {
@@ -101,7 +105,7 @@ func TestSelfCheckAgainstMoto(t *testing.T) {
 	})
 
 	t.Run("outside the group", func(t *testing.T) {
-		cf := &countingCF{Client: client}
+		cf := &countingCF{Client: reader}
 		logs := &syncbuf.Buffer{}
 		clock := fakeclock.New(time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC))
 		c := keygroup.New(signingKey(t, outside), cf, groupID, slog.New(slog.NewJSONHandler(logs, nil)), clock.Now)
@@ -139,10 +143,26 @@ func TestSelfCheckAgainstMoto(t *testing.T) {
 	})
 
 	t.Run("no such group", func(t *testing.T) {
-		cf := &countingCF{Client: client}
+		cf := &countingCF{Client: reader}
 		c := keygroup.New(signingKey(t, inGroup), cf, "no-such-group-"+fmt.Sprint(time.Now().UnixNano()), nil, nil)
-		if _, err := c.Key(ctx); err == nil || !errors.Is(err, keysource.ErrUnavailable) {
-			t.Fatalf("Key with an unknown group: %v, want an ErrUnavailable error", err)
+		_, err := c.Key(ctx)
+		var cfErr *keygroup.Error
+		if !errors.Is(err, keysource.ErrUnavailable) || !errors.As(err, &cfErr) || cfErr.Code != "NoSuchResource" {
+			t.Fatalf("Key with an unknown group: %v, want ErrUnavailable from CloudFront's NoSuchResource", err)
+		}
+	})
+
+	t.Run("client reads what the SDK reads", func(t *testing.T) {
+		got, err := reader.KeyGroupKeys(ctx, groupID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := client.GetKeyGroup(ctx, &cloudfront.GetKeyGroupInput{Id: aws.String(groupID)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want.KeyGroup.KeyGroupConfig.Items) {
+			t.Errorf("KeyGroupKeys = %v, SDK GetKeyGroup items = %v", got, want.KeyGroup.KeyGroupConfig.Items)
 		}
 	})
 }

@@ -96,6 +96,9 @@ type Config struct {
 	// (AWS_ENDPOINT_URL_SSM, the SDK's service-specific endpoint variable;
 	// AWS_ENDPOINT_URL applies through the SDK configuration as usual).
 	SSMEndpoint string
+	// CloudFrontEndpoint overrides the CloudFront endpoint of the key-group
+	// check (AWS_ENDPOINT_URL_CLOUDFRONT, likewise).
+	CloudFrontEndpoint string
 }
 
 // Error lists every problem found in the environment.
@@ -237,6 +240,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 
 	c.SSMEndpoint = get("AWS_ENDPOINT_URL_SSM")
+	c.CloudFrontEndpoint = get("AWS_ENDPOINT_URL_CLOUDFRONT")
 
 	if len(errs) > 0 {
 		return Config{}, &Error{Problems: errs}
