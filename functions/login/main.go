@@ -102,7 +102,9 @@ func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, 
 	st := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.TableName)
 	sm := secretsmanager.NewFromConfig(awsCfg)
 	origin := originverify.NewSecretsManager(sm, cfg.OriginVerifySecretID, originverify.DefaultTTL, logger, nil)
+	t0 = time.Now()
 	_ = origin.Warm(ctx) // a failure is logged; requests answer 503 until a fetch succeeds
+	originTime := time.Since(t0)
 	secretKeys := keysource.NewSecretsManager(sm, cfg.SigningKeySecretID, cfg.KeyCacheTTL, logger, nil)
 	// Signing with a key CloudFront does not trust would make every cookie
 	// useless while everything reports 200: check it against the key group
@@ -134,7 +136,7 @@ func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, 
 		return nil, fmt.Errorf("handler: %w", err)
 	}
 	logger.Info("login function ready", "domain", domain, "table", cfg.TableName, "secret", cfg.SigningKeySecretID,
-		"domainMs", ms(domainTime), "keyFetchMs", ms(keyTime))
+		"domainMs", ms(domainTime), "originMs", ms(originTime), "keyFetchMs", ms(keyTime))
 	return h, nil
 }
 
