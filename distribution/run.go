@@ -27,6 +27,7 @@ import (
 	"github.com/cfgate/cfgate/internal/cfsign"
 	"github.com/cfgate/cfgate/internal/keysource"
 	"github.com/cfgate/cfgate/internal/kmssign"
+	"github.com/cfgate/cfgate/internal/originverify"
 	"github.com/cfgate/cfgate/internal/store"
 	"github.com/cfgate/cfgate/internal/store/dynamo"
 )
@@ -76,6 +77,10 @@ type options struct {
 	cookieBucket    time.Duration
 	demoPassword    string
 	logJSON         bool
+
+	lockoutThreshold        int
+	lockoutAccountThreshold int
+	lockoutWindow           time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -97,6 +102,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fl.DurationVar(&o.cookieTTL, "cookie-ttl", cfsign.DefaultLifetime, "lifetime of the CloudFront cookies (COOKIE_TTL in AWS)")
 	fl.DurationVar(&o.cookieBucket, "cookie-bucket", cfsign.DefaultBucket, "cookie expiry is rounded up to a multiple of this (COOKIE_BUCKET in AWS)")
 	fl.BoolVar(&o.logJSON, "log-json", false, "access log as JSON lines instead of text")
+	fl.IntVar(&o.lockoutThreshold, "lockout-threshold", api.DefaultLockoutThreshold, "failed logins of an account from one address before that address gets 429 (LOCKOUT_THRESHOLD in AWS)")
+	fl.IntVar(&o.lockoutAccountThreshold, "lockout-account-threshold", api.DefaultLockoutAccountThreshold, "failed logins of an account from all addresses before it gets 429 everywhere (LOCKOUT_ACCOUNT_THRESHOLD in AWS)")
+	fl.DurationVar(&o.lockoutWindow, "lockout-window", api.DefaultLockoutWindow, "failed-login counting window (LOCKOUT_WINDOW in AWS)")
 	if err := fl.Parse(args); err != nil {
 		return nil, err
 	}
@@ -304,10 +312,19 @@ func setup(ctx context.Context, o *options, domain string, logger *slog.Logger) 
 		return nil, fmt.Errorf("issuer: %w", err)
 	}
 	signingKey := &fileKey{path: filepath.Join(a.stateDir, signingKeyFile), logger: logger, kms: lazyKMS()}
+	// The stack's origin secret, locally: a fresh random value per start,
+	// which only this process knows (the behavior's custom header names a
+	// Secrets Manager dynamic reference; see server.originRequest).
+	originSecret := rand.Text()
 	h, err := api.New(api.Config{
 		AllowedOrigins:  []string{"http://" + domain, "https://" + domain},
 		InsecureCookies: o.insecureCookies,
 		Metrics:         io.Discard,
+		OriginVerifier:  originverify.Static{originSecret},
+
+		LockoutThreshold:        o.lockoutThreshold,
+		LockoutAccountThreshold: o.lockoutAccountThreshold,
+		LockoutWindow:           o.lockoutWindow,
 	}, st, signingKey, issuer, logger)
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
@@ -321,6 +338,8 @@ func setup(ctx context.Context, o *options, domain string, logger *slog.Logger) 
 		bucket:   a.bucket,
 		logger:   logger,
 		now:      time.Now,
+
+		originSecret: originSecret,
 	}
 	return a, nil
 }

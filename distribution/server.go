@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +27,10 @@ type server struct {
 	bucket   *bucket
 	logger   *slog.Logger
 	now      func() time.Time
+	// originSecret replaces a secretsmanager dynamic reference in an
+	// origin custom header (the template's X-Cfgate-Origin-Verify): the
+	// local stand-in for the stack's generated secret, known to the API.
+	originSecret string
 }
 
 // newLambdaAPI wraps the API's http.Handler the way functions/login deploys it
@@ -103,9 +109,12 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, b behavior.Behavi
 	} else {
 		attrs = []slog.Attr{slog.String("decision", "unsigned")}
 	}
+	if b.ResponseHeaders != nil {
+		w = &policyWriter{ResponseWriter: w, rh: b.ResponseHeaders}
+	}
 	switch b.Origin.Kind {
 	case behavior.KindAPI:
-		s.api.ServeHTTP(w, r)
+		s.api.ServeHTTP(w, s.originRequest(r, b))
 	case behavior.KindS3:
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -126,4 +135,63 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, b behavior.Behavi
 		s.logger.Error("unknown origin kind", "origin", b.Origin.ID, "kind", b.Origin.Kind)
 	}
 	return attrs
+}
+
+// originRequest is the request as CloudFront sends it to a custom origin:
+// the behavior's origin request policy picks the viewer headers (Cookie is
+// always kept: the template's policies forward every cookie) and adds
+// CloudFront-Viewer-Address from the TCP peer; the origin's custom headers
+// are set last, replacing any viewer header of the same name.
+func (s *server) originRequest(r *http.Request, b behavior.Behavior) *http.Request {
+	out := r.Clone(r.Context())
+	if p := b.OriginRequest; p != nil {
+		if !p.AllViewerHeaders {
+			kept := http.Header{}
+			for _, name := range append([]string{"Cookie"}, p.Headers...) {
+				if v, ok := r.Header[name]; ok {
+					kept[name] = v
+				}
+			}
+			kept.Set("User-Agent", "Amazon CloudFront")
+			out.Header = kept
+		}
+		if p.ViewerAddress {
+			out.Header.Del(behavior.ViewerAddressHeader)
+			if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+				// CloudFront's form: address, colon, port; IPv6 without brackets.
+				out.Header.Set(behavior.ViewerAddressHeader, ap.Addr().Unmap().String()+":"+strconv.Itoa(int(ap.Port())))
+			}
+		}
+	}
+	for _, h := range b.OriginCustomHeaders {
+		v := h.Value
+		if strings.HasPrefix(v, "{{resolve:secretsmanager:") {
+			v = s.originSecret
+		}
+		out.Header.Set(h.Name, v)
+	}
+	return out
+}
+
+// policyWriter applies a response headers policy to the origin's response
+// just before its header is written.
+type policyWriter struct {
+	http.ResponseWriter
+	rh      *behavior.ResponseHeaders
+	written bool
+}
+
+func (p *policyWriter) WriteHeader(code int) {
+	if !p.written {
+		p.written = true
+		p.rh.Apply(p.Header())
+	}
+	p.ResponseWriter.WriteHeader(code)
+}
+
+func (p *policyWriter) Write(b []byte) (int, error) {
+	if !p.written {
+		p.WriteHeader(http.StatusOK)
+	}
+	return p.ResponseWriter.Write(b)
 }

@@ -112,7 +112,10 @@ func TestCommands(t *testing.T) {
 				t.Errorf("status promoteAllowedAt = %s, want %s (start + 10m)", js.PromoteAllowedAt, want)
 			}
 			clk.Add(time.Minute)
-			res = decode[keyops.Result](t, mustRun(t, a, args("rotate", "promote", "--json")...).stdout)
+			// Promote records the grace in force, here from shorter cookie
+			// settings: 3 × 1m + 1m + 1m + 30s = 5m30s.
+			short := []string{"--key-cache-ttl", "1m", "--cookie-lifetime", "1m", "--cookie-bucket", "1m", "--margin", "30s"}
+			res = decode[keyops.Result](t, mustRun(t, a, args(append([]string{"rotate", "promote", "--json"}, short...)...)...).stdout)
 			if res.SigningKeyID != second || res.RetiringKeyID != first {
 				t.Errorf("promote = %+v", res)
 			}
@@ -120,14 +123,13 @@ func TestCommands(t *testing.T) {
 			if r.err == nil || !strings.Contains(r.err.Error(), "grace period has not passed") || !strings.Contains(r.err.Error(), "--force") {
 				t.Errorf("finish before grace: err = %v", r.err)
 			}
-			// A shorter grace (matching shorter cookie settings) is honoured:
-			// 1 × 1m + 1m + 1m + 30s = 3m30s; with the stale factor 3 it is 5m30s.
+			// finish waits for the recorded grace, not for its own defaults (35m).
 			clk.Add(4 * time.Minute)
-			short := []string{"--key-cache-ttl", "1m", "--cookie-lifetime", "1m", "--cookie-bucket", "1m", "--margin", "30s"}
-			if r := a.exec(args(append([]string{"rotate", "finish"}, short...)...)...); r.err == nil || !strings.Contains(r.err.Error(), "1m30s from now") {
-				t.Errorf("finish 4m after promote with a 5m30s grace: err = %v, want a refusal 1m30s early", r.err)
+			if r := a.exec(args("rotate", "finish")...); r.err == nil || !strings.Contains(r.err.Error(), "1m30s from now") {
+				t.Errorf("finish 4m after promote with a recorded 5m30s grace: err = %v, want a refusal 1m30s early", r.err)
 			}
-			mustRun(t, a, args(append([]string{"rotate", "finish", "--key-cache-stale-factor", "1"}, short...)...)...)
+			clk.Add(90 * time.Second)
+			mustRun(t, a, args("rotate", "finish")...)
 			st = decode[keyops.Status](t, mustRun(t, a, args("status", "--json")...).stdout)
 			if st.SigningKeyID != second || len(st.Keys) != 1 {
 				t.Errorf("status after finish = %+v", st)

@@ -400,8 +400,12 @@ func printStatus(w io.Writer, s keyops.Status, g keyops.Grace) {
 			s.PendingKeyID, s.Rotation.AddedAt.Format(time.RFC3339), s.PromoteAllowedAt.Format(time.RFC3339))
 	}
 	if r := s.Rotation; !r.IsZero() {
+		formula := graceFormula(g)
+		if r.Grace > 0 {
+			formula = "recorded at " + r.Step
+		}
 		fmt.Fprintf(w, "rotation:  %s at %s: %s signs, %s retiring; grace %s (%s) ends %s\n",
-			r.Step, r.PromotedAt.Format(time.RFC3339), r.SigningKeyID, r.RetiringKeyID, g.Total(), graceFormula(g), s.GraceEndsAt.Format(time.RFC3339))
+			r.Step, r.PromotedAt.Format(time.RFC3339), r.SigningKeyID, r.RetiringKeyID, r.GraceInForce(g.Total()), formula, s.GraceEndsAt.Format(time.RFC3339))
 	}
 	fmt.Fprintf(w, "next:      %s\n", s.Next)
 }

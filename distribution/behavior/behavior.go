@@ -9,6 +9,7 @@ package behavior
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"sort"
@@ -46,6 +47,18 @@ type Behavior struct {
 	Signed bool
 	// AllowedMethods as declared; CloudFront's default (GET, HEAD) when absent.
 	AllowedMethods []string
+	// OriginCustomHeaders are the target origin's OriginCustomHeaders, which
+	// CloudFront sets on every origin request (replacing a viewer's header
+	// of the same name). A value may be a dynamic reference
+	// ("{{resolve:secretsmanager:…}}"), which the local distribution
+	// replaces by its own value.
+	OriginCustomHeaders []Header
+	// OriginRequest is the behavior's origin request policy (nil: none).
+	OriginRequest *OriginRequestPolicy
+	// ResponseHeaders is the behavior's response headers policy (nil: none).
+	ResponseHeaders *ResponseHeaders
+	// Compress is the behavior's Compress setting.
+	Compress bool
 }
 
 // AllowsMethod reports whether the behavior accepts the HTTP method.
@@ -166,6 +179,7 @@ func distribution(tpl *cloudformation.Template, ev *evaluator) (*Distribution, e
 	}
 
 	origins := map[string]Origin{}
+	originHeaders := map[string][]Header{}
 	for i, o := range cfg.Origins {
 		if o.Id == "" {
 			return nil, fmt.Errorf("distribution %s: origin %d has no Id", name, i)
@@ -179,10 +193,13 @@ func distribution(tpl *cloudformation.Template, ev *evaluator) (*Distribution, e
 			org.OriginPath = *o.OriginPath
 		}
 		origins[o.Id] = org
+		for _, h := range o.OriginCustomHeaders {
+			originHeaders[o.Id] = append(originHeaders[o.Id], Header{Name: http.CanonicalHeaderKey(h.HeaderName), Value: h.HeaderValue})
+		}
 	}
 
 	var out Distribution
-	add := func(pattern, target string, keyGroups, methods []string) error {
+	add := func(pattern, target string, keyGroups, methods []string, orp, rhp *string, compress *bool) error {
 		if pattern == "" {
 			return errors.New("cache behavior without PathPattern")
 		}
@@ -193,22 +210,34 @@ func distribution(tpl *cloudformation.Template, ev *evaluator) (*Distribution, e
 		if len(methods) == 0 {
 			methods = []string{"GET", "HEAD"}
 		}
+		or, err := originRequestPolicy(tpl, orp)
+		if err != nil {
+			return fmt.Errorf("behavior %q: %w", pattern, err)
+		}
+		rh, err := responseHeaders(tpl, rhp)
+		if err != nil {
+			return fmt.Errorf("behavior %q: %w", pattern, err)
+		}
 		out.Behaviors = append(out.Behaviors, Behavior{
-			PathPattern:    pattern,
-			TargetOriginID: target,
-			Origin:         org,
-			Signed:         slices.ContainsFunc(keyGroups, func(s string) bool { return s != "" }),
-			AllowedMethods: slices.Clone(methods),
+			PathPattern:         pattern,
+			TargetOriginID:      target,
+			Origin:              org,
+			Signed:              slices.ContainsFunc(keyGroups, func(s string) bool { return s != "" }),
+			AllowedMethods:      slices.Clone(methods),
+			OriginCustomHeaders: slices.Clone(originHeaders[target]),
+			OriginRequest:       or,
+			ResponseHeaders:     rh,
+			Compress:            compress != nil && *compress,
 		})
 		return nil
 	}
 	for _, cb := range cfg.CacheBehaviors {
-		if err := add(cb.PathPattern, cb.TargetOriginId, cb.TrustedKeyGroups, cb.AllowedMethods); err != nil {
+		if err := add(cb.PathPattern, cb.TargetOriginId, cb.TrustedKeyGroups, cb.AllowedMethods, cb.OriginRequestPolicyId, cb.ResponseHeadersPolicyId, cb.Compress); err != nil {
 			return nil, fmt.Errorf("distribution %s: %w", name, err)
 		}
 	}
 	def := cfg.DefaultCacheBehavior
-	if err := add(DefaultPattern, def.TargetOriginId, def.TrustedKeyGroups, def.AllowedMethods); err != nil {
+	if err := add(DefaultPattern, def.TargetOriginId, def.TrustedKeyGroups, def.AllowedMethods, def.OriginRequestPolicyId, def.ResponseHeadersPolicyId, def.Compress); err != nil {
 		return nil, fmt.Errorf("distribution %s: %w", name, err)
 	}
 	return &out, nil

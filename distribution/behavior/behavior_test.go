@@ -210,7 +210,7 @@ func TestResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := string(out)
-	for _, want := range []string{`"video.example.com"`, `"TLSv1.2_2021"`, `"{{Ref:KeyGroupId}}"`, `"${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"`} {
+	for _, want := range []string{`"video.example.com"`, `"TLSv1.2_2025"`, `"{{Ref:KeyGroupId}}"`, `"${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("resolved template lacks %s", want)
 		}
@@ -301,5 +301,47 @@ func BenchmarkLoad(b *testing.B) {
 		if _, err := Load(templatePath); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestLoadPolicies: the template's origin request policy, origin custom
+// headers and response headers policies reach the behaviors.
+func TestLoadPolicies(t *testing.T) {
+	d, err := Load(templatePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byPattern := map[string]Behavior{}
+	for _, b := range d.Behaviors {
+		byPattern[b.PathPattern] = b
+	}
+	apiB := byPattern["/api/*"]
+	if p := apiB.OriginRequest; p == nil || p.AllViewerHeaders || !p.ViewerAddress || !slices.Contains(p.Headers, "Origin") || slices.Contains(p.Headers, "Host") {
+		t.Errorf("/api/* origin request policy = %+v, want a whitelist with Origin, no Host, and the viewer address", p)
+	}
+	if h := apiB.OriginCustomHeaders; len(h) != 1 || h[0].Name != "X-Cfgate-Origin-Verify" || !strings.HasPrefix(h[0].Value, "{{resolve:secretsmanager:") {
+		t.Errorf("/api/* origin custom headers = %+v, want X-Cfgate-Origin-Verify from Secrets Manager", h)
+	}
+	if apiB.Compress {
+		t.Error("/api/* compresses under CachingDisabled")
+	}
+	media := byPattern["/courses/*"]
+	want := map[string]string{"Content-Security-Policy": "default-src 'none'; sandbox", "X-Content-Type-Options": "nosniff"}
+	got := map[string]string{}
+	if media.ResponseHeaders != nil {
+		for _, h := range media.ResponseHeaders.Add {
+			got[h.Name] = h.Value
+		}
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("/courses/* response header %s = %q, want %q", k, got[k], v)
+		}
+	}
+	if len(media.OriginCustomHeaders) != 0 {
+		t.Error("/courses/* origin carries custom headers")
+	}
+	if def := byPattern[DefaultPattern]; def.ResponseHeaders == nil || def.ResponseHeaders.PolicyID != managedSecurityHeadersPolicy {
+		t.Errorf("default behavior response headers = %+v, want the managed SecurityHeadersPolicy", def.ResponseHeaders)
 	}
 }

@@ -32,6 +32,29 @@ type evaluator struct {
 	done       map[string]bool   // evaluated conditions
 	busy       map[string]bool   // cycle detection
 	types      map[string]string // resource name → type
+	region     string            // AWS::Region in conditions (default us-east-1)
+}
+
+// PseudoRegion, as a key of the parameters of Resolve, Conditions or
+// LoadWithParameters, sets AWS::Region for the conditions (default us-east-1).
+const PseudoRegion = "AWS::Region"
+
+// Conditions evaluates every condition of the template under params (see
+// Resolve).
+func Conditions(data []byte, params map[string]string) (map[string]bool, error) {
+	_, ev, err := resolve(data, params)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for name := range ev.conditions {
+		v, err := ev.condition(name)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = v
+	}
+	return out, nil
 }
 
 // Resolve returns the template (YAML or JSON) as JSON with its intrinsic
@@ -68,7 +91,14 @@ func resolve(data []byte, overrides map[string]string) ([]byte, *evaluator, erro
 		busy:       map[string]bool{},
 		types:      map[string]string{},
 	}
+	ev.region = "us-east-1"
+	if r, ok := overrides[PseudoRegion]; ok {
+		ev.region = r
+	}
 	for name := range overrides {
+		if name == PseudoRegion {
+			continue
+		}
 		if _, ok := raw.Parameters[name]; !ok {
 			return nil, nil, fmt.Errorf("parameter %q is not declared", name)
 		}
@@ -139,7 +169,8 @@ func parseTemplate(data []byte, params map[string]string) (*cloudformation.Templ
 	resources, _ := doc["Resources"].(map[string]any)
 	keep := map[string]any{}
 	for name, r := range resources {
-		if ev.types[name] == "AWS::CloudFront::Distribution" {
+		switch ev.types[name] {
+		case "AWS::CloudFront::Distribution", "AWS::CloudFront::OriginRequestPolicy", "AWS::CloudFront::ResponseHeadersPolicy":
 			keep[name] = r
 		}
 	}
@@ -349,9 +380,10 @@ func (ev *evaluator) value(v any) (string, error) {
 			}
 			if strings.HasPrefix(name, "AWS::") {
 				// Pseudo parameters are not known before deployment; the
-				// local distribution stands for us-east-1 (see README).
-				if name == "AWS::Region" {
-					return "us-east-1", nil
+				// local distribution stands for us-east-1 (see README)
+				// unless the parameters name another (PseudoRegion).
+				if name == PseudoRegion {
+					return ev.region, nil
 				}
 				return "{{Ref:" + name + "}}", nil
 			}

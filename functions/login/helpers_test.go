@@ -6,8 +6,10 @@ import (
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha1"
+	"crypto/x509"
 	"embed"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,6 +27,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
+	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -47,7 +51,9 @@ const (
 	testEmail    = "demo@cfgate.test"
 	testPassword = "correct horse battery staple"
 	testCourse   = "intro-to-hls"
-	testKeyID    = "K2JCJMDEHXQW5F"
+	// testOriginValue is the origin secret's value, as the fixtures carry it
+	// in X-Cfgate-Origin-Verify.
+	testOriginValue = "fixture-origin-verify-value-0001"
 )
 
 // world is a seeded moto_server: table, secret, SSM parameter.
@@ -56,6 +62,10 @@ type world struct {
 	awsCfg    aws.Config
 	table     string
 	secret    string
+	origin    string // the origin-verify secret
+	keyID     string // the public key's id in moto's CloudFront
+	keyGroup  string // a key group holding it
+	otherKG   string // a key group without it
 	parameter string
 	pub       *rsa.PublicKey
 	st        *dynamo.Store
@@ -88,6 +98,7 @@ func seedWorld(t testing.TB, srv *motoserver.Server) (*world, error) {
 	w := &world{srv: srv, awsCfg: srv.Config(t)}
 	w.table = motoserver.Unique(t, "cfgate")
 	w.secret = motoserver.Unique(t, "cfgate-key")
+	w.origin = motoserver.Unique(t, "cfgate-origin")
 	w.parameter = "/" + motoserver.Unique(t, "cfgate-domain")
 
 	ddb := dynamodb.NewFromConfig(w.awsCfg)
@@ -120,11 +131,19 @@ func seedWorld(t testing.TB, srv *motoserver.Server) (*world, error) {
 	if err != nil {
 		return nil, err
 	}
-	secretJSON, _ := json.Marshal(cfsign.Secret{KeyPairID: testKeyID, PrivateKey: string(pemBytes), Algorithm: cfsign.RSASHA1})
+	if err := w.createKeyGroups(ctx, t); err != nil {
+		return nil, err
+	}
+	secretJSON, _ := json.Marshal(cfsign.Secret{KeyPairID: w.keyID, PrivateKey: string(pemBytes), Algorithm: cfsign.RSASHA1})
 	if _, err := secretsmanager.NewFromConfig(w.awsCfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name: aws.String(w.secret), SecretString: aws.String(string(secretJSON)),
 	}); err != nil {
 		return nil, fmt.Errorf("create secret: %w", err)
+	}
+	if _, err := secretsmanager.NewFromConfig(w.awsCfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name: aws.String(w.origin), SecretString: aws.String(testOriginValue),
+	}); err != nil {
+		return nil, fmt.Errorf("create origin secret: %w", err)
 	}
 	if _, err := ssm.NewFromConfig(w.awsCfg).PutParameter(ctx, &ssm.PutParameterInput{
 		Name: aws.String(w.parameter), Value: aws.String(testDomain), Type: ssmtypes.ParameterTypeString,
@@ -137,11 +156,13 @@ func seedWorld(t testing.TB, srv *motoserver.Server) (*world, error) {
 // env is the function's configuration for this world.
 func (w *world) env() map[string]string {
 	return map[string]string{
-		"TABLE_NAME":            w.table,
-		"SIGNING_KEY_SECRET_ID": w.secret,
-		"DISTRIBUTION_DOMAIN":   testDomain,
-		"PLAYER_ORIGINS":        "http://localhost:8080",
-		"LOG_LEVEL":             "debug",
+		"TABLE_NAME":              w.table,
+		"SIGNING_KEY_SECRET_ID":   w.secret,
+		"ORIGIN_VERIFY_SECRET_ID": w.origin,
+		"KEY_GROUP_ID":            w.keyGroup,
+		"DISTRIBUTION_DOMAIN":     testDomain,
+		"PLAYER_ORIGINS":          "http://localhost:8080",
+		"LOG_LEVEL":               "debug",
 	}
 }
 
@@ -220,7 +241,7 @@ func checkAccess(t testing.TB, resp events.APIGatewayV2HTTPResponse, pub *rsa.Pu
 			t.Errorf("cookie %s attributes: %+v", c.Name, c)
 		}
 	}
-	if kid.Value != testKeyID {
+	if kid.Value != seeded.keyID {
 		t.Errorf("Key-Pair-Id %q", kid.Value)
 	}
 	policy, err := cfsign.Decode(pol.Value)
@@ -435,4 +456,50 @@ func (f *function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// createKeyGroups registers the world's public key in moto's CloudFront and
+// creates a key group with it and one without it (another key only).
+func (w *world) createKeyGroups(ctx context.Context, t testing.TB) error {
+	cf := cloudfront.NewFromConfig(w.awsCfg)
+	create := func(pub any) (string, error) {
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			return "", err
+		}
+		out, err := cf.CreatePublicKey(ctx, &cloudfront.CreatePublicKeyInput{PublicKeyConfig: &cftypes.PublicKeyConfig{
+			CallerReference: aws.String(motoserver.Unique(t, "ref")), Name: aws.String(motoserver.Unique(t, "key")),
+			EncodedKey: aws.String(string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))),
+		}})
+		if err != nil {
+			return "", fmt.Errorf("create public key: %w", err)
+		}
+		return aws.ToString(out.PublicKey.Id), nil
+	}
+	var err error
+	if w.keyID, err = create(w.pub); err != nil {
+		return err
+	}
+	other, err := cfsign.GenerateKey(cfsign.ECDSASHA256)
+	if err != nil {
+		return err
+	}
+	otherID, err := create(other.Public())
+	if err != nil {
+		return err
+	}
+	group := func(items ...string) (string, error) {
+		out, err := cf.CreateKeyGroup(ctx, &cloudfront.CreateKeyGroupInput{KeyGroupConfig: &cftypes.KeyGroupConfig{
+			Name: aws.String(motoserver.Unique(t, "group")), Items: items,
+		}})
+		if err != nil {
+			return "", fmt.Errorf("create key group: %w", err)
+		}
+		return aws.ToString(out.KeyGroup.Id), nil
+	}
+	if w.keyGroup, err = group(w.keyID); err != nil {
+		return err
+	}
+	w.otherKG, err = group(otherID)
+	return err
 }

@@ -2,7 +2,8 @@
 // behind an API Gateway HTTP API (payload format 2.0). It only wires: the
 // configuration (internal/loginconfig), the AWS clients (the SDK's standard
 // configuration chain, so AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>
-// apply), the DynamoDB store, the signing key from Secrets Manager, the
+// apply), the DynamoDB store, the origin secret and the signing key from
+// Secrets Manager, the
 // cookie issuer and the handler (internal/api), adapted by internal/lambdahttp.
 //
 // Build for Lambda (provided.al2023, arm64):
@@ -29,10 +30,12 @@ import (
 
 	"github.com/cfgate/cfgate/internal/api"
 	"github.com/cfgate/cfgate/internal/cfsign"
+	"github.com/cfgate/cfgate/internal/keygroup"
 	"github.com/cfgate/cfgate/internal/keysource"
 	"github.com/cfgate/cfgate/internal/kmssign"
 	"github.com/cfgate/cfgate/internal/lambdahttp"
 	"github.com/cfgate/cfgate/internal/loginconfig"
+	"github.com/cfgate/cfgate/internal/originverify"
 	"github.com/cfgate/cfgate/internal/ssmparam"
 	"github.com/cfgate/cfgate/internal/store/dynamo"
 )
@@ -98,12 +101,21 @@ func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, 
 	domainTime := time.Since(t0)
 
 	st := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.TableName)
+	sm := secretsmanager.NewFromConfig(awsCfg)
+	origin := originverify.NewSecretsManager(sm, cfg.OriginVerifySecretID, originverify.DefaultTTL, logger, nil)
+	t0 = time.Now()
+	_ = origin.Warm(ctx) // a failure is logged; requests answer 503 until a fetch succeeds
+	originTime := time.Since(t0)
 	// A secret that names a KMS key signs through kms:Sign; making the
 	// client costs no call, and none is made until a request needs a signature.
-	keys := keysource.NewSecretsManager(secretsmanager.NewFromConfig(awsCfg), cfg.SigningKeySecretID, cfg.KeyCacheTTL, logger, nil).
+	secretKeys := keysource.NewSecretsManager(sm, cfg.SigningKeySecretID, cfg.KeyCacheTTL, logger, nil).
 		WithKMS(kmssign.New(awsCfg, cfg.KMSEndpoint), keysource.DefaultKMSSignTimeout)
+	// Signing with a key CloudFront does not trust would make every cookie
+	// useless while everything reports 200: check it against the key group
+	// (one CloudFront read, cached) and fail closed (503 on /access).
+	keys := keygroup.New(secretKeys, keygroup.NewClient(awsCfg, cfg.CloudFrontEndpoint), cfg.KeyGroupID, logger, nil)
 	t1 := time.Now()
-	_, _ = keys.Key(ctx) // warm-up (reads the secret only); a failure is logged by keysource and retried per request
+	_, _ = keys.Key(ctx) // warm-up and self-check (reads the secret, not KMS); a failure is logged and retried per request
 	keyTime := time.Since(t1)
 
 	issuer, err := cfsign.NewIssuer(cfsign.IssuerConfig{
@@ -120,12 +132,15 @@ func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, 
 		SessionTTL:       cfg.SessionTTL,
 		LockoutThreshold: cfg.LockoutThreshold,
 		LockoutWindow:    cfg.LockoutWindow,
+
+		LockoutAccountThreshold: cfg.LockoutAccountThreshold,
+		OriginVerifier:          origin,
 	}, st, keys, issuer, logger)
 	if err != nil {
 		return nil, fmt.Errorf("handler: %w", err)
 	}
 	logger.Info("login function ready", "domain", domain, "table", cfg.TableName, "secret", cfg.SigningKeySecretID,
-		"domainMs", ms(domainTime), "keyFetchMs", ms(keyTime))
+		"domainMs", ms(domainTime), "originMs", ms(originTime), "keyFetchMs", ms(keyTime))
 	return h, nil
 }
 

@@ -54,7 +54,7 @@ func invokeJSON(t testing.TB, invoke func(context.Context, []byte) ([]byte, erro
 // noSecrets checks that nothing secret reached the logs.
 func noSecrets(t *testing.T, logs string, session string) {
 	t.Helper()
-	for _, s := range []string{testPassword, "PRIVATE KEY", "CloudFront-Signature=", "CloudFront-Policy="} {
+	for _, s := range []string{testPassword, testOriginValue, "PRIVATE KEY", "CloudFront-Signature=", "CloudFront-Policy="} {
 		if strings.Contains(logs, s) {
 			t.Errorf("logs contain %q", s)
 		}
@@ -82,6 +82,10 @@ func TestHandlerLoginAndAccess(t *testing.T) {
 		{"no session", event(t, "session.json", ""), 401},
 		{"course id with star", bytes.Replace(event(t, "access.json", session), []byte("/api/courses/intro-to-hls/"), []byte("/api/courses/%2A/"), 1), 404},
 		{"foreign origin", bytes.Replace(event(t, "login.json", ""), []byte(`"origin": "https://`+testDomain), []byte(`"origin": "https://evil.example`), 1), 403},
+		// Straight to the execute-api URL: no origin header, or a guessed one.
+		{"login without the origin header", bytes.Replace(event(t, "login.json", ""), []byte(`"x-cfgate-origin-verify"`), []byte(`"x-not-the-header"`), 1), 403},
+		{"login with a wrong origin value", bytes.Replace(event(t, "login.json", ""), []byte(testOriginValue), []byte("fixture-origin-verify-value-0002"), 1), 403},
+		{"access without the origin header", bytes.Replace(event(t, "access.json", session), []byte(`"x-cfgate-origin-verify"`), []byte(`"x-not-the-header"`), 1), 403},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -219,4 +223,32 @@ func containsAll(s string, subs []string) bool {
 		}
 	}
 	return true
+}
+
+// TestHandlerKeyNotInKeyGroupAnswers503: a signing key outside KEY_GROUP_ID's
+// group (CloudFront would refuse every cookie) is caught at cold start: one
+// error line naming both ids, and /access answers 503 without cookies
+// instead of 200 with useless ones; login still works.
+func TestHandlerKeyNotInKeyGroupAnswers503(t *testing.T) {
+	w := seed(t)
+	env := w.env()
+	env["KEY_GROUP_ID"] = w.otherKG
+	var logs syncbuf.Buffer
+	invoke := newTestInvoke(t, w, env, &logs)
+	if n := strings.Count(logs.String(), "CloudFront would refuse every cookie"); n != 1 {
+		t.Fatalf("cold start logged the key-group problem %d times, want once:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), w.keyID) || !strings.Contains(logs.String(), w.otherKG) {
+		t.Errorf("the log line does not name the key pair and the group:\n%s", logs.String())
+	}
+	session := checkLogin(t, decode(t, invokeJSON(t, invoke, event(t, "login.json", ""))))
+	for range 2 {
+		resp := decode(t, invokeJSON(t, invoke, event(t, "access.json", session)))
+		if resp.StatusCode != 503 || len(resp.Cookies) != 0 {
+			t.Errorf("access with a key outside the group: %d %q %s", resp.StatusCode, resp.Cookies, resp.Body)
+		}
+	}
+	if n := strings.Count(logs.String(), "CloudFront would refuse every cookie"); n != 1 {
+		t.Errorf("the key-group problem was logged %d times, want once", n)
+	}
 }

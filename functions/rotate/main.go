@@ -4,8 +4,13 @@
 // true. A key held in the secret is replaced by a new one held in the
 // secret; a KMS key (the secret names it) by a new KMS key. The steps are internal/keyops.RotationHandler; see keys/RUNBOOK.md.
 //
-// Environment: KEY_GROUP_ID, KEY_ALGORITHM (default RSA-SHA1), GRACE_PERIOD
-// (default 35m), PROPAGATION_WAIT (default 10m), LOG_LEVEL (default info).
+// Environment: KEY_GROUP_ID, KEY_ALGORITHM (default: the current key's; never
+// a downgrade from it), GRACE_PERIOD (default 35m), PROPAGATION_WAIT (default
+// 10m), LOG_LEVEL (default info).
+//
+// A testSecret call on an AWSPENDING version this function did not create is
+// Secrets Manager testing a new rotation configuration (the template sets
+// RotateImmediatelyOnUpdate false): it succeeds at once, without tags or wait.
 //
 // testSecret waits PROPAGATION_WAIT after setSecret put the new public key
 // into the key group, so the function's Timeout must exceed it (900s, the

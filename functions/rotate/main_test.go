@@ -5,18 +5,22 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/cfgate/cfgate/internal/cfsign"
 	"github.com/cfgate/cfgate/internal/keyops"
@@ -39,12 +43,17 @@ type fixture struct {
 // builds the handler the way main does, from the environment.
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	return setupWith(t, false, "ECDSA-SHA256")
+	return setupWith(t, false, "ECDSA-SHA256", nil)
 }
 
-// setupWith is setup with the first key made in KMS (useKMS) and the
-// function's KEY_ALGORITHM.
-func setupWith(t *testing.T, useKMS bool, keyAlgorithm string) *fixture {
+// setupEnv is setup with environment overrides ("" unsets a variable).
+func setupEnv(t *testing.T, override map[string]string) *fixture {
+	return setupWith(t, false, "ECDSA-SHA256", override)
+}
+
+// setupWith is setup with the first key made in KMS (useKMS), the
+// function's KEY_ALGORITHM and environment overrides.
+func setupWith(t *testing.T, useKMS bool, keyAlgorithm string, override map[string]string) *fixture {
 	t.Helper()
 	s := cfmoto.Shared(t)
 	for _, kv := range s.Env() {
@@ -60,6 +69,9 @@ func setupWith(t *testing.T, useKMS bool, keyAlgorithm string) *fixture {
 		t.Fatalf("init: %v", err)
 	}
 	env := map[string]string{"KEY_GROUP_ID": r.KeyGroupID, "KEY_ALGORITHM": keyAlgorithm, "GRACE_PERIOD": "35m", "PROPAGATION_WAIT": "10m"}
+	for k, v := range override {
+		env[k] = v
+	}
 	h, err := newHandler(context.Background(), func(k string) string { return env[k] }, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatalf("newHandler: %v", err)
@@ -200,7 +212,7 @@ func TestRotationSteps(t *testing.T) {
 // idempotent, and the next rotation's finish schedules the old KMS key's
 // deletion once its public key left the group.
 func TestRotationStepsKMS(t *testing.T) {
-	fx := setupWith(t, true, "RSA-SHA1")
+	fx := setupWith(t, true, "RSA-SHA1", nil)
 	kc := kms.NewFromConfig(cfmoto.Shared(t).Config(t))
 	state := func(keyID string) kmstypes.KeyState {
 		t.Helper()
@@ -326,7 +338,8 @@ func TestConfigFromEnv(t *testing.T) {
 		want    keyops.RotationConfig
 		wantErr string
 	}{
-		{"defaults", nil, keyops.RotationConfig{Algorithm: cfsign.RSASHA1, Grace: 35 * time.Minute, Propagation: 10 * time.Minute}, ""},
+		// No KEY_ALGORITHM: the current key's algorithm (see TestAlgorithmNeverDowngrades).
+		{"defaults", nil, keyops.RotationConfig{Grace: 35 * time.Minute, Propagation: 10 * time.Minute}, ""},
 		{"set", map[string]string{"KEY_GROUP_ID": "KG1", "KEY_ALGORITHM": "ecdsa-sha256", "GRACE_PERIOD": "45m", "PROPAGATION_WAIT": "12m"},
 			keyops.RotationConfig{KeyGroupID: "KG1", Algorithm: cfsign.ECDSASHA256, Grace: 45 * time.Minute, Propagation: 12 * time.Minute}, ""},
 		{"bad propagation", map[string]string{"PROPAGATION_WAIT": "0s"}, keyops.RotationConfig{}, "PROPAGATION_WAIT"},
@@ -347,4 +360,108 @@ func TestConfigFromEnv(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestConfigurationTest: with RotateImmediatelyOnUpdate false, Secrets
+// Manager tests a new rotation configuration by invoking only testSecret, on
+// an AWSPENDING version it made itself. moto's RotateSecret with
+// RotateImmediately=false makes that version as Secrets Manager does (a copy
+// of the current value; with RotateImmediately=true, a version without a
+// value) and then fails to invoke our function, which moto does not run; the
+// test then invokes testSecret as Secrets Manager would. It must succeed at
+// once: no wait, no tag, no change to the secret or the key group.
+func TestConfigurationTest(t *testing.T) {
+	for _, immediately := range []bool{false, true} {
+		t.Run(fmt.Sprintf("RotateImmediately=%v", immediately), func(t *testing.T) {
+			fx := setup(t)
+			ctx := context.Background()
+			sm := secretsmanager.NewFromConfig(cfmoto.Shared(t).Config(t))
+			before, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(fx.secret)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			keysBefore, cur := fx.keys(t), fx.stage(t, keyops.Current)
+			tok := token()
+			_, err = sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{
+				SecretId: aws.String(fx.secret), ClientRequestToken: aws.String(tok), RotateImmediately: aws.Bool(immediately),
+				RotationLambdaARN: aws.String("arn:aws:lambda:us-east-1:123456789012:function:" + motoserver.Unique(t, "rotate")),
+			})
+			if err == nil || !strings.Contains(err.Error(), "ResourceNotFound") {
+				t.Fatalf("RotateSecret: %v, want moto's ResourceNotFound for the function it cannot run", err)
+			}
+			desc, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(fx.secret)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Contains(desc.VersionIdsToStages[tok], "AWSPENDING") {
+				t.Fatalf("no AWSPENDING version %s after RotateSecret: %v", tok, desc.VersionIdsToStages)
+			}
+
+			if err := fx.invoke(t, "testSecret", tok); err != nil {
+				t.Fatalf("testSecret of the configuration test: %v", err)
+			}
+			if fx.slept != 0 {
+				t.Errorf("the configuration test waited %s", fx.slept)
+			}
+			after, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(fx.secret)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tagsEqual(before.Tags, after.Tags) {
+				t.Errorf("the configuration test changed the tags: %v → %v", before.Tags, after.Tags)
+			}
+			if got := fx.stage(t, keyops.Current); got.ID != cur.ID {
+				t.Errorf("current version changed to %s", got.ID)
+			}
+			if got := fx.keys(t); !slices.Equal(got, keysBefore) {
+				t.Errorf("key group changed: %v → %v", keysBefore, got)
+			}
+		})
+	}
+}
+
+func tagsEqual(a, b []smtypes.Tag) bool {
+	m := func(tags []smtypes.Tag) map[string]string {
+		out := map[string]string{}
+		for _, t := range tags {
+			out[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		}
+		return out
+	}
+	return maps.Equal(m(a), m(b))
+}
+
+// TestAlgorithmNeverDowngrades: with KEY_ALGORITHM empty (the template's
+// default) a rotation keeps the current key's algorithm; a configured
+// algorithm weaker than the current key's is not used either.
+func TestAlgorithmNeverDowngrades(t *testing.T) {
+	for _, configured := range []string{"", "RSA-SHA1"} {
+		t.Run("KEY_ALGORITHM="+configured, func(t *testing.T) {
+			fx := setupEnv(t, map[string]string{"KEY_ALGORITHM": configured}) // keys init chose ECDSA-SHA256
+			tok := token()
+			if err := fx.invoke(t, "createSecret", tok); err != nil {
+				t.Fatal(err)
+			}
+			if p := fx.stage(t, keyops.Pending); p == nil || p.Secret.Algorithm != cfsign.ECDSASHA256 {
+				t.Fatalf("pending key algorithm %s, want ECDSA-SHA256 (the current key's)", algOf(p))
+			}
+		})
+	}
+	t.Run("upgrade honoured", func(t *testing.T) {
+		fx := setupEnv(t, map[string]string{"KEY_ALGORITHM": "RSA-SHA256"})
+		if err := fx.invoke(t, "createSecret", token()); err != nil {
+			t.Fatal(err)
+		}
+		if p := fx.stage(t, keyops.Pending); p == nil || p.Secret.Algorithm != cfsign.RSASHA256 {
+			t.Fatalf("pending key algorithm %s, want RSA-SHA256", algOf(p))
+		}
+	})
+}
+
+// algOf names a version's algorithm (never print a Version: it holds a private key).
+func algOf(v *keyops.Version) string {
+	if v == nil {
+		return "<no pending version>"
+	}
+	return string(v.Secret.Algorithm)
 }

@@ -28,7 +28,10 @@ const (
 	DefaultSessionTTL       = 12 * time.Hour
 	DefaultLockoutThreshold = 10
 	DefaultLockoutWindow    = 15 * time.Minute
-	DefaultMaxBodyBytes     = 16 << 10
+	// DefaultLockoutAccountThreshold is the account-wide threshold: failures
+	// of one account from all sources together within the window.
+	DefaultLockoutAccountThreshold = 100
+	DefaultMaxBodyBytes            = 16 << 10
 )
 
 // SessionCookie is the name of the login session cookie.
@@ -68,11 +71,23 @@ type Config struct {
 	InsecureCookies bool
 	// SessionTTL is the lifetime of a login session (default 12h).
 	SessionTTL time.Duration
-	// LockoutThreshold is the number of failed logins of an account within
-	// LockoutWindow from which every login of it answers 429 (default 10).
+	// LockoutThreshold is the number of failed logins of an account from one
+	// source (viewer address; IPv6 by /64) within LockoutWindow from which
+	// every login of that account from that source answers 429 (default 10).
 	LockoutThreshold int
+	// LockoutAccountThreshold is the number of failed logins of an account
+	// from all sources together within LockoutWindow from which every login
+	// of it answers 429, from any source, for the rest of the window
+	// (default 100). It must not be below LockoutThreshold.
+	LockoutAccountThreshold int
 	// LockoutWindow is the failure counting window (default 15m).
 	LockoutWindow time.Duration
+	// OriginVerifier, when set, makes every request prove that it came
+	// through the distribution (header OriginVerifyHeader): any other
+	// request answers 403 before the store is touched, and only a proven
+	// request's CloudFront-Viewer-Address is trusted as the viewer's address.
+	// Without it (tests, tools) the address is the connection's.
+	OriginVerifier OriginVerifier
 	// MaxBodyBytes bounds request bodies (default 16 KiB; larger is 413).
 	MaxBodyBytes int64
 	// Metrics receives one Embedded Metric Format line per access decision
@@ -121,6 +136,12 @@ func New(cfg Config, st store.Store, keys KeyProvider, issuer *cfsign.Issuer, lo
 	}
 	if cfg.LockoutWindow == 0 {
 		cfg.LockoutWindow = DefaultLockoutWindow
+	}
+	if cfg.LockoutAccountThreshold == 0 {
+		cfg.LockoutAccountThreshold = max(DefaultLockoutAccountThreshold, cfg.LockoutThreshold)
+	}
+	if cfg.LockoutAccountThreshold < cfg.LockoutThreshold {
+		return nil, fmt.Errorf("api: LockoutAccountThreshold (%d) is below LockoutThreshold (%d)", cfg.LockoutAccountThreshold, cfg.LockoutThreshold)
 	}
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
@@ -207,6 +228,7 @@ var (
 type request struct {
 	body     []byte
 	courseID string // raw (still-escaped) path segment of /access
+	source   string // the viewer's address (IPv6: its /64), for lockout
 	user     string // short hash of the email, for logs and metrics
 }
 
@@ -237,6 +259,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Add("Vary", "Origin")
 
+	// First of all, before routing and before the store: did the request
+	// come through the distribution?
+	fromDist, err := h.verifyOrigin(r)
+	if err != nil {
+		h.writeError(w, r, nil, err)
+		return
+	}
+
 	rt, courseID := match(r.URL.EscapedPath())
 	if rt == nil {
 		h.writeError(w, r, nil, fail(kindNotFound, "no_route", ""))
@@ -259,8 +289,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	req := &request{courseID: courseID}
-	err := h.check(w, r, rt, req, originOK)
+	req := &request{courseID: courseID, source: viewerSource(r, fromDist)}
+	err = h.check(w, r, rt, req, originOK)
 	if err == nil {
 		err = rt.handle(h, w, r, req)
 	}

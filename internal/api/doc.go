@@ -23,12 +23,23 @@
 //     the SHA-256 hex of the cookie value.
 //   - Login answers 401 with one body for an unknown user, a disabled user
 //     and a wrong password, and does the argon2id work in each case
-//     (password.DummyVerify for unknown users). Attempts are counted per
-//     account, known or not (so 429 does not reveal which accounts exist),
-//     atomically and before any password work; a success resets the count.
-//     Once LockoutThreshold attempts have failed in the window, every login
-//     of that account answers 429, the right password included, until the
-//     window passes.
+//     (password.DummyVerify for unknown users). Attempts are counted for
+//     known and unknown accounts alike (so 429 does not reveal which
+//     accounts exist), atomically and before any password work, in two
+//     counters: per account and source (the viewer's address, an IPv6
+//     address by its /64) and per account. LockoutThreshold failures from
+//     one source make that source's logins of the account answer 429, the
+//     right password included, until its window passes; other sources are
+//     not affected and a refused attempt does not count further.
+//     LockoutAccountThreshold failures from all sources together lock the
+//     account everywhere for the rest of that window. A success clears its
+//     source's counter and takes its attempt back from the account's.
+//   - Only the distribution reaches the handler: with Config.OriginVerifier
+//     set, a request without the current X-Cfgate-Origin-Verify value (which
+//     CloudFront adds to every /api/* origin request) answers 403 before
+//     routing and before the store. The viewer's address is then taken from
+//     CloudFront-Viewer-Address; without that proof the header is ignored and
+//     the connection's address counts.
 //   - Errors are {"error":"<short text>"}; the status is decided in one
 //     place (errors.go) and internal detail goes to the log only.
 //   - Logs never carry passwords, cookie values, session ids or signatures.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/cfgate/cfgate/internal/password"
 	"github.com/cfgate/cfgate/internal/store"
@@ -36,7 +37,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, req *request) er
 	}
 	email := strings.ToLower(strings.TrimSpace(*body.Email))
 	pw := *body.Password
-	if email == "" || len(email) > maxEmailLen || !strings.Contains(email, "@") {
+	if email == "" || len(email) > maxEmailLen || !strings.Contains(email, "@") || strings.ContainsFunc(email, unicode.IsControl) {
 		return fail(kindInvalid, "bad_email", "invalid email")
 	}
 	if pw == "" || len(pw) > password.MaxPasswordLen {
@@ -45,18 +46,32 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, req *request) er
 	req.user = userHash(email)
 	ctx, now := r.Context(), h.now()
 
-	// Lockout, before any password work. Every attempt is counted first,
-	// atomically, as if it failed (a success resets the counter below): the
-	// attempt that finds the count over the threshold is refused, even with
-	// the right password, until the window passes. Counting first closes
-	// the race in which N parallel attempts all read a count under the
-	// threshold and all get a password verification.
-	n, err := h.store.RecordFailure(ctx, email, now, h.cfg.LockoutWindow)
+	// Lockout, before any password work, in two counters: one for this
+	// email from this source (the viewer's address), one for the email from
+	// all sources. Every attempt is counted first, atomically, as if it
+	// failed, which closes the race in which N parallel attempts all read a
+	// count under the threshold and all get a password verification.
+	//
+	// 1. Past LockoutThreshold from this source: 429 for this source only,
+	//    the right password too, until its window passes. Such refused
+	//    attempts are not counted account-wide, so that one source cannot
+	//    lock the account for everyone.
+	n, err := h.store.RecordSourceFailure(ctx, email, req.source, now, h.cfg.LockoutWindow)
 	if err != nil {
 		return internal("store_error", err, "record attempt")
 	}
 	if n > h.cfg.LockoutThreshold {
 		return fail(kindLocked, "locked_out", "")
+	}
+	// 2. Past LockoutAccountThreshold from all sources: 429 for every
+	//    source for the rest of the account-wide window. A success takes
+	//    its attempt back (ForgiveFailure), so only failures add up.
+	n, err = h.store.RecordFailure(ctx, email, now, h.cfg.LockoutWindow)
+	if err != nil {
+		return internal("store_error", err, "record attempt")
+	}
+	if n > h.cfg.LockoutAccountThreshold {
+		return fail(kindLocked, "locked_out_account", "")
 	}
 
 	// Password work, at most PasswordConcurrency at once (see passwordSlots).
@@ -95,8 +110,11 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, req *request) er
 		return badCredentials(reason)
 	}
 
-	if err := h.store.ResetFailures(ctx, email); err != nil {
+	if err := h.store.ResetSourceFailures(ctx, email, req.source); err != nil {
 		return internal("store_error", err, "reset failures")
+	}
+	if err := h.store.ForgiveFailure(ctx, email, now); err != nil {
+		return internal("store_error", err, "forgive attempt")
 	}
 	courses, err := h.courses(ctx, email, now)
 	if err != nil {

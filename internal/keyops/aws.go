@@ -55,10 +55,12 @@ const (
 	// the key group and when (RFC 3339): promote waits for propagation from then.
 	TagAddedKey = "cfgate:added-key"
 	TagAddedAt  = "cfgate:added-at"
+	// TagGrace records the grace period in force at promote (a Go duration).
+	TagGrace = "cfgate:grace"
 )
 
 // stateTags are the tags that hold the rotation State.
-var stateTags = []string{TagStep, TagSigningKey, TagRetiringKey, TagPromotedAt, TagAddedKey, TagAddedAt}
+var stateTags = []string{TagStep, TagSigningKey, TagRetiringKey, TagPromotedAt, TagAddedKey, TagAddedAt, TagGrace}
 
 // AWSOptions configures NewAWS.
 type AWSOptions struct {
@@ -600,6 +602,12 @@ func (b *AWS) State(ctx context.Context) (State, error) {
 			if st.AddedAt, err = parseTagTime(v); err != nil {
 				return State{}, fmt.Errorf("secret tag %s=%q: %w", TagAddedAt, v, err)
 			}
+		case TagGrace:
+			if v != "" {
+				if st.Grace, err = time.ParseDuration(v); err != nil || st.Grace < 0 {
+					return State{}, fmt.Errorf("secret tag %s=%q: not a duration", TagGrace, v)
+				}
+			}
 		}
 	}
 	return st, nil
@@ -625,6 +633,9 @@ func (b *AWS) SetState(ctx context.Context, st State) error {
 	values := map[string]string{
 		TagStep: st.Step, TagSigningKey: st.SigningKeyID, TagRetiringKey: st.RetiringKeyID,
 		TagPromotedAt: tagTime(st.PromotedAt), TagAddedKey: st.AddedKeyID, TagAddedAt: tagTime(st.AddedAt),
+	}
+	if st.Grace > 0 {
+		values[TagGrace] = st.Grace.String()
 	}
 	var tags []smtypes.Tag
 	var drop []string

@@ -66,6 +66,21 @@ type State struct {
 	// CloudFront to propagate the key group to its edges from AddedAt on.
 	AddedKeyID string    `json:"addedKeyId,omitempty"`
 	AddedAt    time.Time `json:"addedAt,omitzero"`
+	// Grace is the grace period in force when the signing key changed,
+	// recorded by promote and rollback from the settings of whoever changed
+	// it (for the rotation function, the deployed stack's): finish waits for
+	// it rather than for its own flags, so a stack whose cookies live longer
+	// than the defaults assume is not cut short by a finish run with them.
+	Grace time.Duration `json:"grace,omitempty"`
+}
+
+// GraceInForce is the grace period finish waits after PromotedAt: the
+// recorded one; own only when none is recorded (a promote by an older version).
+func (s State) GraceInForce(own time.Duration) time.Duration {
+	if s.Grace > 0 {
+		return s.Grace
+	}
+	return own
 }
 
 // IsZero reports whether no promote or rollback is recorded (the record of

@@ -364,7 +364,7 @@ func (o *Ops) Start(ctx context.Context) (Result, error) {
 	}
 	if st.RetiringKeyID != "" && st.RetiringKeyID != cur.Secret.KeyPairID && slices.Contains(keys, st.RetiringKeyID) {
 		return r, fmt.Errorf("the previous rotation is not finished: key %s stopped signing at %s and is still in the key group; run `keys rotate finish` (allowed from %s) first",
-			st.RetiringKeyID, st.PromotedAt.UTC().Format(time.RFC3339), st.PromotedAt.Add(o.Grace).UTC().Format(time.RFC3339))
+			st.RetiringKeyID, st.PromotedAt.UTC().Format(time.RFC3339), st.PromotedAt.Add(st.GraceInForce(o.Grace)).UTC().Format(time.RFC3339))
 	}
 	if !st.IsZero() && st.SigningKeyID != cur.Secret.KeyPairID {
 		return r, fmt.Errorf("a %s to key %s was interrupted: run `keys rotate %s` again to complete it", st.Step, st.SigningKeyID, st.Step)
@@ -505,7 +505,7 @@ func (o *Ops) Promote(ctx context.Context, force bool) (Result, error) {
 		}
 		r.note("--force: promoting although %v", err)
 	}
-	st = State{Step: "promote", SigningKeyID: pending.Secret.KeyPairID, RetiringKeyID: cur.Secret.KeyPairID, PromotedAt: o.now().UTC().Truncate(time.Second),
+	st = State{Step: "promote", SigningKeyID: pending.Secret.KeyPairID, RetiringKeyID: cur.Secret.KeyPairID, PromotedAt: o.now().UTC().Truncate(time.Second), Grace: o.Grace,
 		AddedKeyID: st.AddedKeyID, AddedAt: st.AddedAt}
 	// Record first: if we stop after this, a rerun promotes again and
 	// records a later (safer) time; finish refuses while the state and the
@@ -540,7 +540,7 @@ func (o *Ops) checkPropagated(st State, keyID string) error {
 
 func (o *Ops) finishHint(st State) string {
 	return fmt.Sprintf("check new cookies play, then at or after %s (grace %s) run `keys rotate finish`",
-		st.PromotedAt.Add(o.Grace).UTC().Format(time.RFC3339), o.Grace)
+		st.PromotedAt.Add(st.GraceInForce(o.Grace)).UTC().Format(time.RFC3339), st.GraceInForce(o.Grace))
 }
 
 // Finish removes the retiring public key from the key group and deletes it,
@@ -571,7 +571,7 @@ func (o *Ops) Finish(ctx context.Context, force bool) (Result, error) {
 	var remove []string
 	if st.RetiringKeyID != "" && !slices.Contains(keep, st.RetiringKeyID) {
 		r.RetiringKeyID = st.RetiringKeyID
-		if until := st.PromotedAt.Add(o.Grace); !force && o.now().Before(until) {
+		if until := st.PromotedAt.Add(st.GraceInForce(o.Grace)); !force && o.now().Before(until) {
 			return r, fmt.Errorf("%w: key %s stopped signing at %s and viewers may hold cookies signed with it until %s (%s from now); wait, or use --force to revoke it now (viewers holding those cookies get 403 until the player refreshes them)",
 				ErrTooEarly, st.RetiringKeyID, st.PromotedAt.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339), until.Sub(o.now()).Round(time.Second))
 		}
@@ -734,7 +734,7 @@ func (o *Ops) Rollback(ctx context.Context) (Result, error) {
 	if !slices.Contains(keys, target) {
 		return r, fmt.Errorf("cannot roll back: key %s is no longer in the key group (finish already ran); rotate to a new key instead", target)
 	}
-	st = State{Step: "rollback", SigningKeyID: target, RetiringKeyID: cur.Secret.KeyPairID, PromotedAt: o.now().UTC().Truncate(time.Second)}
+	st = State{Step: "rollback", SigningKeyID: target, RetiringKeyID: cur.Secret.KeyPairID, PromotedAt: o.now().UTC().Truncate(time.Second), Grace: o.Grace}
 	if err := o.B.SetState(ctx, st); err != nil {
 		return r, fmt.Errorf("record rotation state: %w", err)
 	}
@@ -865,8 +865,8 @@ func (o *Ops) Wait(ctx context.Context, keyCache time.Duration, progress func(li
 		next = "`keys rotate promote`"
 	case promoted && st.RetiringKeyID != "" && slices.Contains(keys, st.RetiringKeyID):
 		r.RetiringKeyID = st.RetiringKeyID
-		target = st.PromotedAt.Add(o.Grace)
-		what = fmt.Sprintf("the last cookies signed with key %s to expire (grace %s since %s)", st.RetiringKeyID, o.Grace, st.PromotedAt.UTC().Format(time.RFC3339))
+		target = st.PromotedAt.Add(st.GraceInForce(o.Grace))
+		what = fmt.Sprintf("the last cookies signed with key %s to expire (grace %s since %s)", st.RetiringKeyID, st.GraceInForce(o.Grace), st.PromotedAt.UTC().Format(time.RFC3339))
 		next = "`keys rotate finish`"
 	default:
 		r.note("nothing to wait for: no pending key and no retiring key")

@@ -32,10 +32,15 @@ type RotationConfig struct {
 
 // RotationConfigFromEnv reads the rotation function's configuration once,
 // failing loudly on a bad value. KEY_GROUP_ID is optional (the secret's
-// cfgate:key-group-id tag is used when it is empty). GRACE_PERIOD defaults
-// to DefaultGrace().Total() (35m), PROPAGATION_WAIT to DefaultPropagation (10m).
+// cfgate:key-group-id tag is used when it is empty). KEY_ALGORITHM empty (the
+// default) keeps the current key's algorithm, the one chosen at `keys init`.
+// GRACE_PERIOD defaults to DefaultGrace().Total() (35m) and is raised to the
+// grace that COOKIE_TTL, COOKIE_BUCKET and KEY_CACHE_TTL imply when they are
+// set (the template passes the login function's); PROPAGATION_WAIT defaults
+// to DefaultPropagation (10m). Promote records the grace on the secret, and
+// finish waits for it.
 func RotationConfigFromEnv(getenv func(string) string) (RotationConfig, error) {
-	c := RotationConfig{KeyGroupID: getenv("KEY_GROUP_ID"), Algorithm: cfsign.RSASHA1, Grace: DefaultGrace().Total(), Propagation: DefaultPropagation}
+	c := RotationConfig{KeyGroupID: getenv("KEY_GROUP_ID"), Grace: DefaultGrace().Total(), Propagation: DefaultPropagation}
 	if v := getenv("KEY_ALGORITHM"); v != "" {
 		alg, err := cfsign.ParseAlgorithm(v)
 		if err != nil {
@@ -49,6 +54,21 @@ func RotationConfigFromEnv(getenv func(string) string) (RotationConfig, error) {
 			return c, fmt.Errorf("GRACE_PERIOD %q: want a positive Go duration such as 35m", v)
 		}
 		c.Grace = d
+	}
+	// The login function's settings, which the template passes too: the
+	// grace must cover the cookies it signs, whatever GRACE_PERIOD says.
+	g, fromStack := DefaultGrace(), false
+	for name, dst := range map[string]*time.Duration{"COOKIE_TTL": &g.CookieLifetime, "COOKIE_BUCKET": &g.CookieBucket, "KEY_CACHE_TTL": &g.KeyCacheTTL} {
+		if v := getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return c, fmt.Errorf("%s %q: want a positive Go duration", name, v)
+			}
+			*dst, fromStack = d, true
+		}
+	}
+	if fromStack {
+		c.Grace = max(c.Grace, g.Total())
 	}
 	if v := getenv("PROPAGATION_WAIT"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -122,9 +142,21 @@ func (h *RotationHandler) Handle(ctx context.Context, ev RotationEvent) error {
 		log.Info("version is already current: nothing to do")
 		return nil
 	}
-	pending, err := o.optional(ctx, Pending)
-	if err != nil {
-		return fmt.Errorf("read pending version: %w", err)
+	pending, pendingErr := o.optional(ctx, Pending)
+	if ev.Step == "testSecret" {
+		if test, err := isConfigurationTest(ctx, b, ev.ClientRequestToken, cur, pending, pendingErr); err != nil {
+			return fmt.Errorf("testSecret: %w", err)
+		} else if test {
+			// RotateImmediatelyOnUpdate false: Secrets Manager checks a new
+			// rotation configuration by calling only testSecret, on a
+			// pending version it made itself (no value, or a copy of the
+			// current one). Nothing of ours to test: no tags, no wait.
+			log.Info("rotation configuration test: the function is reachable and configured; no key to test")
+			return nil
+		}
+	}
+	if pendingErr != nil {
+		return fmt.Errorf("read pending version: %w", pendingErr)
 	}
 	isOurs := pending != nil && pending.ID == ev.ClientRequestToken
 	switch ev.Step {
@@ -148,7 +180,7 @@ func (h *RotationHandler) Handle(ctx context.Context, ev RotationEvent) error {
 		}
 		if st.RetiringKeyID != "" && slices.Contains(keys, st.RetiringKeyID) && st.RetiringKeyID != cur.Secret.KeyPairID {
 			return fmt.Errorf("the previous rotation's key %s is still within its grace period (until %s): rotate less often than GRACE_PERIOD",
-				st.RetiringKeyID, st.PromotedAt.Add(o.Grace).UTC().Format(time.RFC3339))
+				st.RetiringKeyID, st.PromotedAt.Add(st.GraceInForce(o.Grace)).UTC().Format(time.RFC3339))
 		}
 		if len(keys) >= MaxKeysPerGroup {
 			return fmt.Errorf("key group has %d keys %v: %w", len(keys), keys, ErrGroupFull)
@@ -158,6 +190,9 @@ func (h *RotationHandler) Handle(ctx context.Context, ev RotationEvent) error {
 			// KEY_ALGORITHM): a KMS key is replaced by one of its own kind.
 			o.Algorithm = ""
 		}
+		// Never a downgrade: an empty or weaker configured algorithm
+		// keeps the current key's.
+		o.Algorithm = rotationAlgorithm(o.Algorithm, cur.Secret.Algorithm, log)
 		useKMS, alg := o.newKeyKind(cur.Secret)
 		s, err := o.newKey(ctx, alg, ev.ClientRequestToken, useKMS)
 		if err != nil {
@@ -257,4 +292,49 @@ func (h *RotationHandler) awaitPropagation(ctx context.Context, o *Ops, b *AWS, 
 		return err
 	}
 	return o.checkPropagated(st, keyID)
+}
+
+// isConfigurationTest reports whether a testSecret call is Secrets Manager's
+// test of a rotation configuration rather than a step of a rotation of ours:
+// the token's version is AWSPENDING but holds no value this function put
+// there (none, not a signing-key secret, or the current key's copy; our
+// createSecret always stores a new key pair).
+func isConfigurationTest(ctx context.Context, b *AWS, token string, cur, pending *Version, pendingErr error) (bool, error) {
+	stages, err := b.stages(ctx)
+	if err != nil {
+		return false, fmt.Errorf("read version stages: %w", err)
+	}
+	if !slices.Contains(stages[token], string(Pending)) {
+		return false, nil
+	}
+	switch {
+	case pendingErr != nil, pending == nil, pending.ID != token:
+		return true, nil
+	case pending.Secret.KeyPairID == cur.Secret.KeyPairID:
+		return true, nil
+	}
+	return false, nil
+}
+
+// algorithmRank orders algorithms by strength: SHA-1 signatures are the weak ones.
+func algorithmRank(a cfsign.Algorithm) int {
+	if a == cfsign.RSASHA1 {
+		return 0
+	}
+	return 1
+}
+
+// rotationAlgorithm is the algorithm of a rotation's new key: the configured
+// one, or the current key's when none is configured (KEY_ALGORITHM empty) or
+// when the configured one would be a downgrade from it (logged), so that
+// scheduled rotation never weakens a key chosen at `keys init`.
+func rotationAlgorithm(configured, current cfsign.Algorithm, log *slog.Logger) cfsign.Algorithm {
+	switch {
+	case configured == "":
+		return current
+	case current != "" && algorithmRank(configured) < algorithmRank(current):
+		log.Warn("KEY_ALGORITHM would downgrade the signing key: keeping the current key's algorithm", "configured", string(configured), "current", string(current))
+		return current
+	}
+	return configured
 }

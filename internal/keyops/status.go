@@ -84,7 +84,7 @@ func (o *Ops) Status(ctx context.Context) (Status, error) {
 		s.PromoteAllowedAt, _ = o.PromoteAt(st, s.PendingKeyID)
 	}
 	if !st.IsZero() {
-		s.GraceEndsAt = st.PromotedAt.Add(o.Grace)
+		s.GraceEndsAt = st.PromotedAt.Add(st.GraceInForce(o.Grace))
 	}
 	kmsKeys := map[string]string{}
 	prev, err := o.optional(ctx, Previous)

@@ -31,6 +31,8 @@ const (
 	DefaultSessionTTL       = api.DefaultSessionTTL
 	DefaultLockoutThreshold = api.DefaultLockoutThreshold
 	DefaultLockoutWindow    = api.DefaultLockoutWindow
+
+	DefaultLockoutAccountThreshold = api.DefaultLockoutAccountThreshold
 )
 
 // Config is the login function's configuration.
@@ -40,6 +42,15 @@ type Config struct {
 	// SigningKeySecretID names the Secrets Manager secret holding the
 	// signing key (SIGNING_KEY_SECRET_ID, required; name or ARN).
 	SigningKeySecretID string
+	// OriginVerifySecretID names the Secrets Manager secret whose current
+	// (or previous) value every request must carry in X-Cfgate-Origin-Verify,
+	// the header CloudFront adds on /api/* (ORIGIN_VERIFY_SECRET_ID,
+	// required; name or ARN).
+	OriginVerifySecretID string
+	// KeyGroupID is the CloudFront key group that /courses/* trusts
+	// (KEY_GROUP_ID, required): at cold start the function checks that its
+	// signing key is in it (internal/keygroup).
+	KeyGroupID string
 	// DistributionDomain is the distribution's domain (DISTRIBUTION_DOMAIN).
 	// Exactly one of DistributionDomain and DistributionDomainParameter is set.
 	DistributionDomain string
@@ -66,9 +77,15 @@ type Config struct {
 	// CookieDomain is the CloudFront cookies' Domain attribute (COOKIE_DOMAIN,
 	// default none: host-only cookies).
 	CookieDomain string
-	// LockoutThreshold is the number of failed logins within LockoutWindow
-	// after which an account answers 429 (LOCKOUT_THRESHOLD, default 10).
+	// LockoutThreshold is the number of failed logins of an account from one
+	// viewer address within LockoutWindow after which that address gets 429
+	// for that account (LOCKOUT_THRESHOLD, default 10).
 	LockoutThreshold int
+	// LockoutAccountThreshold is the number of failed logins of an account
+	// from all addresses within LockoutWindow after which the account
+	// answers 429 everywhere for the rest of the window
+	// (LOCKOUT_ACCOUNT_THRESHOLD, default 100, at least LOCKOUT_THRESHOLD).
+	LockoutAccountThreshold int
 	// LockoutWindow is the failed-login counting window (LOCKOUT_WINDOW,
 	// default 15m).
 	LockoutWindow time.Duration
@@ -82,6 +99,9 @@ type Config struct {
 	// KMSEndpoint overrides the KMS endpoint of kms:Sign when the secret
 	// names a KMS key (AWS_ENDPOINT_URL_KMS; internal/kmssign).
 	KMSEndpoint string
+	// CloudFrontEndpoint overrides the CloudFront endpoint of the key-group
+	// check (AWS_ENDPOINT_URL_CLOUDFRONT, likewise).
+	CloudFrontEndpoint string
 }
 
 // Error lists every problem found in the environment.
@@ -130,6 +150,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 
 	c.TableName = required("TABLE_NAME")
 	c.SigningKeySecretID = required("SIGNING_KEY_SECRET_ID")
+	c.OriginVerifySecretID = required("ORIGIN_VERIFY_SECRET_ID")
+	c.KeyGroupID = required("KEY_GROUP_ID")
 
 	c.DistributionDomain = get("DISTRIBUTION_DOMAIN")
 	c.DistributionDomainParameter = get("DISTRIBUTION_DOMAIN_PARAMETER")
@@ -191,17 +213,26 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 	}
 
-	c.LockoutThreshold = DefaultLockoutThreshold
-	if v := get("LOCKOUT_THRESHOLD"); v != "" {
+	positive := func(name string, def int) int {
+		v := get(name)
+		if v == "" {
+			return def
+		}
 		n, err := strconv.Atoi(v)
 		switch {
 		case err != nil:
-			problem("LOCKOUT_THRESHOLD=%q is not an integer", v)
+			problem("%s=%q is not an integer", name, v)
 		case n < 1:
-			problem("LOCKOUT_THRESHOLD=%q must be at least 1", v)
+			problem("%s=%q must be at least 1", name, v)
 		default:
-			c.LockoutThreshold = n
+			return n
 		}
+		return def
+	}
+	c.LockoutThreshold = positive("LOCKOUT_THRESHOLD", DefaultLockoutThreshold)
+	c.LockoutAccountThreshold = positive("LOCKOUT_ACCOUNT_THRESHOLD", max(DefaultLockoutAccountThreshold, c.LockoutThreshold))
+	if c.LockoutAccountThreshold < c.LockoutThreshold {
+		problem("LOCKOUT_ACCOUNT_THRESHOLD=%d must be at least LOCKOUT_THRESHOLD=%d", c.LockoutAccountThreshold, c.LockoutThreshold)
 	}
 
 	c.LogLevel = slog.LevelInfo
@@ -213,6 +244,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 
 	c.SSMEndpoint = get("AWS_ENDPOINT_URL_SSM")
 	c.KMSEndpoint = get("AWS_ENDPOINT_URL_KMS")
+	c.CloudFrontEndpoint = get("AWS_ENDPOINT_URL_CLOUDFRONT")
 
 	if len(errs) > 0 {
 		return Config{}, &Error{Problems: errs}

@@ -24,9 +24,11 @@ func env(m map[string]string) func(string) string {
 
 func base() map[string]string {
 	return map[string]string{
-		"TABLE_NAME":            "cfgate",
-		"SIGNING_KEY_SECRET_ID": "cfgate/signing-key",
-		"DISTRIBUTION_DOMAIN":   "d111111abcdef8.cloudfront.net",
+		"TABLE_NAME":              "cfgate",
+		"SIGNING_KEY_SECRET_ID":   "cfgate/signing-key",
+		"ORIGIN_VERIFY_SECRET_ID": "cfgate/origin-verify",
+		"KEY_GROUP_ID":            "kg-1",
+		"DISTRIBUTION_DOMAIN":     "d111111abcdef8.cloudfront.net",
 	}
 }
 
@@ -48,17 +50,20 @@ func TestFromEnvDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		TableName:          "cfgate",
-		SigningKeySecretID: "cfgate/signing-key",
-		DistributionDomain: "d111111abcdef8.cloudfront.net",
-		CookieTTL:          10 * time.Minute,
-		CookieBucket:       5 * time.Minute,
-		KeyCacheTTL:        5 * time.Minute,
-		SessionTTL:         12 * time.Hour,
-		CookieSameSite:     http.SameSiteLaxMode,
-		LockoutThreshold:   10,
-		LockoutWindow:      15 * time.Minute,
-		LogLevel:           slog.LevelInfo,
+		TableName:               "cfgate",
+		SigningKeySecretID:      "cfgate/signing-key",
+		OriginVerifySecretID:    "cfgate/origin-verify",
+		KeyGroupID:              "kg-1",
+		DistributionDomain:      "d111111abcdef8.cloudfront.net",
+		CookieTTL:               10 * time.Minute,
+		CookieBucket:            5 * time.Minute,
+		KeyCacheTTL:             5 * time.Minute,
+		SessionTTL:              12 * time.Hour,
+		CookieSameSite:          http.SameSiteLaxMode,
+		LockoutThreshold:        10,
+		LockoutAccountThreshold: 100,
+		LockoutWindow:           15 * time.Minute,
+		LogLevel:                slog.LevelInfo,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("FromEnv defaults:\n got %+v\nwant %+v", c, want)
@@ -76,6 +81,7 @@ func TestFromEnvAllSet(t *testing.T) {
 		"COOKIE_SAMESITE", "none",
 		"COOKIE_DOMAIN", ".example.com",
 		"LOCKOUT_THRESHOLD", "5",
+		"LOCKOUT_ACCOUNT_THRESHOLD", "50",
 		"LOCKOUT_WINDOW", "1h",
 		"LOG_LEVEL", "DEBUG",
 	)))
@@ -83,19 +89,22 @@ func TestFromEnvAllSet(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		TableName:          "cfgate",
-		SigningKeySecretID: "cfgate/signing-key",
-		DistributionDomain: "video.example.com",
-		CookieTTL:          15 * time.Minute,
-		CookieBucket:       time.Minute,
-		KeyCacheTTL:        30 * time.Second,
-		SessionTTL:         90 * time.Minute,
-		PlayerOrigins:      []string{"https://player.example.com", "http://localhost:8080", "https://[::1]:8443"},
-		CookieSameSite:     http.SameSiteNoneMode,
-		CookieDomain:       "example.com",
-		LockoutThreshold:   5,
-		LockoutWindow:      time.Hour,
-		LogLevel:           slog.LevelDebug,
+		TableName:               "cfgate",
+		SigningKeySecretID:      "cfgate/signing-key",
+		OriginVerifySecretID:    "cfgate/origin-verify",
+		KeyGroupID:              "kg-1",
+		DistributionDomain:      "video.example.com",
+		CookieTTL:               15 * time.Minute,
+		CookieBucket:            time.Minute,
+		KeyCacheTTL:             30 * time.Second,
+		SessionTTL:              90 * time.Minute,
+		PlayerOrigins:           []string{"https://player.example.com", "http://localhost:8080", "https://[::1]:8443"},
+		CookieSameSite:          http.SameSiteNoneMode,
+		CookieDomain:            "example.com",
+		LockoutThreshold:        5,
+		LockoutAccountThreshold: 50,
+		LockoutWindow:           time.Hour,
+		LogLevel:                slog.LevelDebug,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("FromEnv:\n got %+v\nwant %+v", c, want)
@@ -111,7 +120,7 @@ func TestFromEnvProblems(t *testing.T) {
 		env  map[string]string
 		want []string // substrings, one per expected problem, in order
 	}{
-		{"empty environment", map[string]string{}, []string{"TABLE_NAME is required", "SIGNING_KEY_SECRET_ID is required", "one of DISTRIBUTION_DOMAIN and DISTRIBUTION_DOMAIN_PARAMETER is required"}},
+		{"empty environment", map[string]string{}, []string{"TABLE_NAME is required", "SIGNING_KEY_SECRET_ID is required", "ORIGIN_VERIFY_SECRET_ID is required", "KEY_GROUP_ID is required", "one of DISTRIBUTION_DOMAIN and DISTRIBUTION_DOMAIN_PARAMETER is required"}},
 		{"both domain sources", with("DISTRIBUTION_DOMAIN_PARAMETER", "/cfgate/domain"), []string{"set only one of DISTRIBUTION_DOMAIN and DISTRIBUTION_DOMAIN_PARAMETER"}},
 		{"domain with scheme", with("DISTRIBUTION_DOMAIN", "https://d1.cloudfront.net"), []string{"DISTRIBUTION_DOMAIN="}},
 		{"domain with path", with("DISTRIBUTION_DOMAIN", "d1.cloudfront.net/x"), []string{"DISTRIBUTION_DOMAIN="}},
@@ -138,10 +147,12 @@ func TestFromEnvProblems(t *testing.T) {
 		{"cookie domain suffix trick", with("DISTRIBUTION_DOMAIN", "evilexample.com", "COOKIE_DOMAIN", "example.com"), []string{"does not cover"}},
 		{"lockout not a number", with("LOCKOUT_THRESHOLD", "ten"), []string{"LOCKOUT_THRESHOLD=\"ten\" is not an integer"}},
 		{"lockout zero", with("LOCKOUT_THRESHOLD", "0"), []string{"LOCKOUT_THRESHOLD=\"0\" must be at least 1"}},
+		{"account threshold below source threshold", with("LOCKOUT_THRESHOLD", "20", "LOCKOUT_ACCOUNT_THRESHOLD", "10"), []string{"LOCKOUT_ACCOUNT_THRESHOLD=10 must be at least LOCKOUT_THRESHOLD=20"}},
+		{"account threshold not a number", with("LOCKOUT_ACCOUNT_THRESHOLD", "many"), []string{"LOCKOUT_ACCOUNT_THRESHOLD=\"many\" is not an integer"}},
 		{"bad log level", with("LOG_LEVEL", "loud"), []string{"LOG_LEVEL=\"loud\""}},
 		{"everything wrong at once", map[string]string{
 			"COOKIE_TTL": "x", "PLAYER_ORIGINS": "https://a/b", "COOKIE_SAMESITE": "x", "LOCKOUT_THRESHOLD": "x", "LOG_LEVEL": "x",
-		}, []string{"TABLE_NAME", "SIGNING_KEY_SECRET_ID", "DISTRIBUTION_DOMAIN", "COOKIE_TTL", "PLAYER_ORIGINS", "COOKIE_SAMESITE", "LOCKOUT_THRESHOLD", "LOG_LEVEL"}},
+		}, []string{"TABLE_NAME", "SIGNING_KEY_SECRET_ID", "ORIGIN_VERIFY_SECRET_ID", "KEY_GROUP_ID", "DISTRIBUTION_DOMAIN", "COOKIE_TTL", "PLAYER_ORIGINS", "COOKIE_SAMESITE", "LOCKOUT_THRESHOLD", "LOG_LEVEL"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -34,7 +34,7 @@ type Client struct {
 // New returns a client for cfg's region and credentials. endpoint overrides
 // the service endpoint (the value of AWS_ENDPOINT_URL_SSM, read by the
 // caller); empty means cfg.BaseEndpoint (AWS_ENDPOINT_URL) if set, else
-// https://ssm.<region>.amazonaws.com.
+// https://ssm.<region>.<the partition's DNS suffix>.
 func New(cfg aws.Config, endpoint string) *Client {
 	return &Client{cfg: cfg, endpoint: endpoint, signer: v4.NewSigner(), sleep: time.Sleep}
 }
@@ -60,9 +60,27 @@ func (c *Client) url() (string, error) {
 	case c.cfg.BaseEndpoint != nil && *c.cfg.BaseEndpoint != "":
 		return *c.cfg.BaseEndpoint, nil
 	case c.cfg.Region != "":
-		return "https://ssm." + c.cfg.Region + ".amazonaws.com", nil
+		return "https://ssm." + c.cfg.Region + "." + DNSSuffix(c.cfg.Region), nil
 	}
 	return "", errors.New("ssm: no region configured")
+}
+
+// DNSSuffix is the DNS suffix of the region's partition (what CloudFormation
+// calls AWS::URLSuffix): amazonaws.com.cn in China, the isolated partitions'
+// own suffixes, amazonaws.com elsewhere (aws, aws-us-gov).
+func DNSSuffix(region string) string {
+	for _, p := range []struct{ prefix, suffix string }{
+		{"cn-", "amazonaws.com.cn"},
+		{"us-isob-", "sc2s.sgov.gov"},
+		{"us-isof-", "csp.hci.ic.gov"},
+		{"us-iso-", "c2s.ic.gov"},
+		{"eu-isoe-", "cloud.adc-e.uk"},
+	} {
+		if strings.HasPrefix(region, p.prefix) {
+			return p.suffix
+		}
+	}
+	return "amazonaws.com"
 }
 
 // GetParameterValue returns the value of the named parameter (String or

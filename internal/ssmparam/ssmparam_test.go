@@ -122,3 +122,18 @@ func motoserverlessConfig() aws.Config {
 		})),
 	}
 }
+
+func TestDefaultEndpointFollowsPartition(t *testing.T) {
+	for region, want := range map[string]string{
+		"eu-west-1":      "https://ssm.eu-west-1.amazonaws.com",
+		"cn-north-1":     "https://ssm.cn-north-1.amazonaws.com.cn",
+		"us-gov-west-1":  "https://ssm.us-gov-west-1.amazonaws.com",
+		"us-iso-east-1":  "https://ssm.us-iso-east-1.c2s.ic.gov",
+		"us-isob-east-1": "https://ssm.us-isob-east-1.sc2s.sgov.gov",
+	} {
+		c := New(aws.Config{Region: region}, "")
+		if got, err := c.url(); err != nil || got != want {
+			t.Errorf("url(%s) = %q, %v; want %q", region, got, err, want)
+		}
+	}
+}

@@ -87,14 +87,35 @@ type Store interface {
 	// DeleteUserSessions revokes every session of a user and returns how many.
 	DeleteUserSessions(ctx context.Context, email string) (int, error)
 
-	// Failed-login counting, for lockout. RecordFailure atomically adds one
-	// failure to the user's current window and returns the count in that
-	// window; a window starts at the first failure and lasts window long.
-	// N concurrent calls are counted exactly N times.
+	// Failed-login counting, for lockout. Each user has one account-wide
+	// counter and one counter per source (the address, or address block, the
+	// attempts came from). A counter's window starts at its first failure and
+	// lasts window long; N concurrent calls are counted exactly N times.
+	//
+	// RecordFailure atomically adds one failure to the user's account-wide
+	// counter and returns its count in the current window.
 	RecordFailure(ctx context.Context, email string, now time.Time, window time.Duration) (int, error)
-	// Failures returns the count in the window that is current at now (0 if
-	// none or it has passed).
+	// Failures returns the account-wide count in the window that is current
+	// at now (0 if none or it has passed).
 	Failures(ctx context.Context, email string, now time.Time) (int, error)
-	// ResetFailures clears the counter (after a successful login).
+	// ForgiveFailure atomically takes one failure back from the account-wide
+	// counter if its window is still current at now and its count is
+	// positive (a login counted first that then succeeded); otherwise it
+	// does nothing.
+	ForgiveFailure(ctx context.Context, email string, now time.Time) error
+	// RecordSourceFailure is RecordFailure on the counter of one source
+	// (non-empty, at most MaxSourceLen bytes).
+	RecordSourceFailure(ctx context.Context, email, source string, now time.Time, window time.Duration) (int, error)
+	// SourceFailures is Failures on the counter of one source.
+	SourceFailures(ctx context.Context, email, source string, now time.Time) (int, error)
+	// ResetSourceFailures clears the counter of one source (after a
+	// successful login from it).
+	ResetSourceFailures(ctx context.Context, email, source string) error
+	// ResetFailures clears every counter of the user: the account-wide one
+	// and those of every source (an operator's unlock).
 	ResetFailures(ctx context.Context, email string) error
 }
+
+// MaxSourceLen bounds the source of a failure counter (an IPv6 address with
+// a prefix length fits in 50 bytes).
+const MaxSourceLen = 64

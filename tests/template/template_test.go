@@ -33,10 +33,9 @@ const (
 	templatePath = "../../template.yaml"
 	repoRoot     = "../.."
 
-	cachingDisabled           = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
-	cachingOptimized          = "658327ea-f89d-4fab-a63d-7e88639e58f6"
-	allViewerExceptHostHeader = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
-	securityHeaders           = "67f7725c-6f97-4210-82d7-5512b31e9d03"
+	cachingDisabled  = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+	cachingOptimized = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+	securityHeaders  = "67f7725c-6f97-4210-82d7-5512b31e9d03"
 )
 
 // parsed is the template with intrinsics resolved for one set of parameters:
@@ -51,6 +50,9 @@ type parsed struct {
 // generic document instead.
 var newerThanGoformation = map[string][]string{
 	"AWS::Serverless::Function": {"LoggingConfig"},
+	// goformation types RouteSettings as one route's settings; SAM's is a map
+	// from route key ("POST /api/login") to settings.
+	"AWS::Serverless::HttpApi": {"RouteSettings"},
 }
 
 func load(t *testing.T, params map[string]string) parsed {
@@ -175,8 +177,11 @@ func TestSignedBehavior(t *testing.T) {
 	if want := []string{"GET", "HEAD", "OPTIONS"}; !slices.Equal(cb.AllowedMethods, want) {
 		t.Errorf("AllowedMethods = %v, want %v", cb.AllowedMethods, want)
 	}
-	if cb.ResponseHeadersPolicyId != nil {
-		t.Errorf("CORS policy %s attached without PlayerOrigins", *cb.ResponseHeadersPolicyId)
+	if got := str(cb.ResponseHeadersPolicyId); got != "{{Ref:MediaHeadersPolicy}}" {
+		t.Errorf("ResponseHeadersPolicyId = %s, want the MediaHeadersPolicy", got)
+	}
+	if pol, err := load(t, nil).tpl.GetCloudFrontResponseHeadersPolicyWithName("MediaHeadersPolicy"); err != nil || pol.ResponseHeadersPolicyConfig.CorsConfig != nil {
+		t.Errorf("MediaHeadersPolicy without PlayerOrigins: %v, CORS %+v; want no CORS", err, pol)
 	}
 	if len(cb.TrustedSigners) != 0 {
 		t.Error("legacy TrustedSigners used")
@@ -193,10 +198,10 @@ func TestSignedBehavior(t *testing.T) {
 	t.Run("CORS with player origins", func(t *testing.T) {
 		p := load(t, map[string]string{"PlayerOrigins": "https://a.example.com,https://b.example.com"})
 		cb := distribution(t, p).CacheBehaviors[1]
-		if got := str(cb.ResponseHeadersPolicyId); got != "{{Ref:PlayerCorsPolicy}}" {
-			t.Fatalf("ResponseHeadersPolicyId = %s, want the PlayerCorsPolicy", got)
+		if got := str(cb.ResponseHeadersPolicyId); got != "{{Ref:MediaHeadersPolicy}}" {
+			t.Fatalf("ResponseHeadersPolicyId = %s, want the MediaHeadersPolicy", got)
 		}
-		pol, err := p.tpl.GetCloudFrontResponseHeadersPolicyWithName("PlayerCorsPolicy")
+		pol, err := p.tpl.GetCloudFrontResponseHeadersPolicyWithName("MediaHeadersPolicy")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -206,9 +211,6 @@ func TestSignedBehavior(t *testing.T) {
 		}
 		if got, want := cors.AccessControlAllowOrigins.Items, []string{"https://a.example.com", "https://b.example.com"}; !slices.Equal(got, want) {
 			t.Errorf("origins = %v, want %v", got, want)
-		}
-		if pol.AWSCloudFormationCondition != "HasPlayerOrigins" {
-			t.Errorf("CORS policy condition = %q, want HasPlayerOrigins", pol.AWSCloudFormationCondition)
 		}
 	})
 }
@@ -220,8 +222,8 @@ func TestAPIBehavior(t *testing.T) {
 	if got := str(cb.CachePolicyId); got != cachingDisabled {
 		t.Errorf("CachePolicyId = %s, want managed CachingDisabled", got)
 	}
-	if got := str(cb.OriginRequestPolicyId); got != allViewerExceptHostHeader {
-		t.Errorf("OriginRequestPolicyId = %s, want managed AllViewerExceptHostHeader (cookies to the API)", got)
+	if got := str(cb.OriginRequestPolicyId); got != "{{Ref:ApiOriginRequestPolicy}}" {
+		t.Errorf("OriginRequestPolicyId = %s, want the template's ApiOriginRequestPolicy (see TestAPIOriginRequestPolicy)", got)
 	}
 	for _, m := range []string{"GET", "POST", "OPTIONS", "DELETE"} {
 		if !slices.Contains(cb.AllowedMethods, m) {
@@ -265,7 +267,7 @@ func TestCustomDomainAndLogs(t *testing.T) {
 		vc := cfg.ViewerCertificate
 		if !slices.Equal(cfg.Aliases, []string{"video.example.com"}) || vc == nil ||
 			str(vc.AcmCertificateArn) != "arn:aws:acm:us-east-1:123456789012:certificate/abc" ||
-			str(vc.MinimumProtocolVersion) != "TLSv1.2_2021" || str(vc.SslSupportMethod) != "sni-only" {
+			str(vc.MinimumProtocolVersion) != "TLSv1.2_2025" || str(vc.SslSupportMethod) != "sni-only" {
 			t.Errorf("aliases %v certificate %+v", cfg.Aliases, vc)
 		}
 		if cfg.Logging == nil || cfg.Logging.IncludeCookies == nil || *cfg.Logging.IncludeCookies {
@@ -417,6 +419,11 @@ func TestIAMNamesSpecificResources(t *testing.T) {
 								t.Errorf("%s/%s: action %s with Resource * (only CloudFront key actions may)", name, sid, a)
 							}
 						}
+					case sid == "CloudFrontKeyGroupNoResourceLevel" && res == "*" && name == "LoginRole":
+						// The cold-start key-group check: one read action only.
+						if a := list(st["Action"]); !slices.Equal(a, []string{"cloudfront:GetKeyGroup"}) {
+							t.Errorf("%s/%s: actions %v with Resource *, want only cloudfront:GetKeyGroup", name, sid, a)
+						}
 					default:
 						t.Errorf("%s/%s: wildcard resource %q", name, sid, res)
 					}
@@ -427,11 +434,13 @@ func TestIAMNamesSpecificResources(t *testing.T) {
 
 	// The login function's grants, exactly.
 	want := map[string][]string{
-		"SignWithKmsSigningKey": {"arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"},
-		"WriteOwnLogs":          {"arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${LoginLogGroup}:log-stream:*"},
-		"Table":                 {"{{GetAtt:Table.Arn}}"},
-		"SigningKey":            {"{{Ref:SigningKeySecretArn}}"},
-		"DistributionDomain":    {"arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/distribution-domain"},
+		"SignWithKmsSigningKey":             {"arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"},
+		"WriteOwnLogs":                      {"arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${LoginLogGroup}:log-stream:*"},
+		"Table":                             {"{{GetAtt:Table.Arn}}"},
+		"SigningKey":                        {"{{Ref:SigningKeySecretArn}}"},
+		"OriginVerifySecret":                {"{{Ref:OriginVerifySecret}}"},
+		"CloudFrontKeyGroupNoResourceLevel": {"*"},
+		"DistributionDomain":                {"arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/distribution-domain"},
 	}
 	got := map[string][]string{}
 	for _, pol := range roles["LoginRole"].Policies {
@@ -722,8 +731,18 @@ func TestTable(t *testing.T) {
 	if ttl := tb.TimeToLiveSpecification; ttl == nil || !ttl.Enabled || str(ttl.AttributeName) != "ttl" {
 		t.Errorf("TTL %+v, want ttl enabled", ttl)
 	}
-	if sse := tb.SSESpecification; sse == nil || !sse.SSEEnabled {
-		t.Error("SSE not enabled")
+	// Encryption at rest is always on; SSEEnabled false means the AWS owned
+	// key (no KMS charges), true with KMS a customer key on request.
+	if sse := tb.SSESpecification; sse == nil || sse.SSEEnabled || sse.KMSMasterKeyId != nil {
+		t.Errorf("SSE %+v: want the AWS owned key by default", sse)
+	}
+	const key = "arn:aws:kms:eu-west-1:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+	cmk, err := load(t, map[string]string{"TableKmsKeyArn": key}).tpl.GetDynamoDBTableWithName("Table")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sse := cmk.SSESpecification; sse == nil || !sse.SSEEnabled || str(sse.SSEType) != "KMS" || str(sse.KMSMasterKeyId) != key {
+		t.Errorf("SSE with TableKmsKeyArn: %+v, want KMS with that key", sse)
 	}
 	var keys []string
 	for _, k := range tb.KeySchema {
@@ -735,21 +754,24 @@ func TestTable(t *testing.T) {
 }
 
 func TestAlarms(t *testing.T) {
-	p := load(t, map[string]string{"EnableScheduledRotation": "true"})
+	const email = "ops@example.com"
+	p := load(t, map[string]string{"EnableScheduledRotation": "true", "AlarmEmail": email})
 	for _, tc := range []struct {
 		name, metric string
 		dims         map[string]string
 		condition    string
 	}{
-		{"LoginErrorsAlarm", "AWS/Lambda Errors", map[string]string{"FunctionName": "{{Ref:LoginFunction}}"}, ""},
-		{"LoginThrottlesAlarm", "AWS/Lambda Throttles", map[string]string{"FunctionName": "{{Ref:LoginFunction}}"}, ""},
+		{"LoginErrorsAlarm", "AWS/Lambda Errors", map[string]string{"FunctionName": "{{Ref:LoginFunction}}"}, "Alarms"},
+		{"LoginThrottlesAlarm", "AWS/Lambda Throttles", map[string]string{"FunctionName": "{{Ref:LoginFunction}}"}, "Alarms"},
 		// CloudFront metrics exist only in us-east-1, with Region=Global.
-		{"Distribution5xxAlarm", "AWS/CloudFront 5xxErrorRate", map[string]string{"DistributionId": "{{Ref:Distribution}}", "Region": "Global"}, "InUsEast1"},
+		{"Distribution5xxAlarm", "AWS/CloudFront 5xxErrorRate", map[string]string{"DistributionId": "{{Ref:Distribution}}", "Region": "Global"}, "DistributionAlarms"},
+		// Every /courses/* answer a 403 (a key CloudFront does not trust).
+		{"Distribution4xxAlarm", "AWS/CloudFront 4xxErrorRate", map[string]string{"DistributionId": "{{Ref:Distribution}}", "Region": "Global"}, "DistributionAlarms"},
 		// A signing outage is a 503 answered normally: Lambda's Errors stays at
 		// zero, the HTTP API's 5xx (HTTP APIs: "5xx", not REST's "5XXError";
 		// ApiId alone sums every stage) does not.
-		{"Api5xxAlarm", "AWS/ApiGateway 5xx", map[string]string{"ApiId": "{{Ref:HttpApi}}"}, ""},
-		{"RotateErrorsAlarm", "AWS/Lambda Errors", map[string]string{"FunctionName": "{{Ref:RotateFunction}}"}, "ScheduledRotation"},
+		{"Api5xxAlarm", "AWS/ApiGateway 5xx", map[string]string{"ApiId": "{{Ref:HttpApi}}"}, "Alarms"},
+		{"RotateErrorsAlarm", "AWS/Lambda Errors", map[string]string{"FunctionName": "{{Ref:RotateFunction}}"}, "RotateAlarms"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, err := p.tpl.GetCloudWatchAlarmWithName(tc.name)
@@ -775,11 +797,47 @@ func TestAlarms(t *testing.T) {
 			if str(a.TreatMissingData) != "notBreaching" {
 				t.Errorf("TreatMissingData = %s, want notBreaching (no traffic is not an outage)", str(a.TreatMissingData))
 			}
-			if a.AlarmActions != nil {
-				t.Errorf("AlarmActions %v without AlarmTopicArn", a.AlarmActions)
+			if !slices.Equal(a.AlarmActions, []string{"{{Ref:AlarmTopic}}"}) {
+				t.Errorf("AlarmActions %v, want the stack's topic (AlarmEmail set)", a.AlarmActions)
 			}
 		})
 	}
+	t.Run("AlarmEmail makes a subscribed topic", func(t *testing.T) {
+		topic, err := p.tpl.GetSNSTopicWithName("AlarmTopic")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(topic.Subscription) != 1 || topic.Subscription[0].Protocol != "email" || topic.Subscription[0].Endpoint != email {
+			t.Errorf("subscriptions %+v, want one email to %s", topic.Subscription, email)
+		}
+	})
+	t.Run("no alarms without someone to notify", func(t *testing.T) {
+		data, err := os.ReadFile(templatePath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, region := range []string{"us-east-1", "eu-west-1"} {
+			conds, err := behavior.Conditions(data, map[string]string{behavior.PseudoRegion: region, "EnableScheduledRotation": "true"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, a := range load(t, nil).tpl.GetAllCloudWatchAlarmResources() {
+				if c := a.AWSCloudFormationCondition; c == "" || conds[c] {
+					t.Errorf("%s: %s: created without AlarmEmail or AlarmTopicArn (condition %q)", region, name, c)
+				}
+			}
+			if conds["HasAlarmEmail"] {
+				t.Errorf("%s: AlarmTopic created without AlarmEmail", region)
+			}
+		}
+		withTopic, err := behavior.Conditions(data, map[string]string{behavior.PseudoRegion: "eu-west-1", "AlarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:ops"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !withTopic["Alarms"] || withTopic["DistributionAlarms"] {
+			t.Errorf("eu-west-1 with a topic: Alarms %v (want true), DistributionAlarms %v (want false: CloudFront metrics live in us-east-1)", withTopic["Alarms"], withTopic["DistributionAlarms"])
+		}
+	})
 	t.Run("actions go to AlarmTopicArn", func(t *testing.T) {
 		const topic = "arn:aws:sns:eu-west-1:123456789012:ops"
 		p := load(t, map[string]string{"AlarmTopicArn": topic})

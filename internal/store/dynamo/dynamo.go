@@ -12,7 +12,8 @@
 //	USER#<email>     PROFILE          email, hash, disabled, created   store.User
 //	USER#<email>     GRANT#<course>   email, course, expires?, ttl?    store.Grant
 //	USER#<email>     SESSION#<hash>   ttl                              index of the user's sessions
-//	USER#<email>     FAILURES         count, wstart, wend, ttl         failed-login window
+//	USER#<email>     FAILURES         count, wstart, wend, ttl         account-wide failed-login window
+//	USER#<email>     FAILURES#<src>   count, wstart, wend, ttl         failed-login window of one source
 //	COURSE#<id>      COURSE           id, title                        store.Course (GetCourse)
 //	CATALOGUE        COURSE#<id>      id, title                        catalogue listing (ListCourses)
 //	SESSION#<hash>   SESSION          email, created, expires, ttl     store.Session
@@ -28,11 +29,14 @@
 // and failure windows carry ttl, so DynamoDB removes them some time after
 // they expire; until then they are returned as stored (see store.Store).
 //
-// RecordFailure is two conditional UpdateItems and no read: ADD count if
+// RecordFailure (and RecordSourceFailure) is two conditional UpdateItems and
+// no read: ADD count if
 // the window is still current (wend > now), else start a new window with
 // count 1 if there is none or it has passed; if both conditions fail another
 // caller has just reset the window, and the first update is retried. N
-// concurrent failures are counted exactly N times.
+// concurrent failures are counted exactly N times. ForgiveFailure is one
+// UpdateItem, ADD -1 on condition that the window is current and the count
+// positive. ResetFailures queries SK begins_with FAILURES and deletes each.
 //
 // Throttling errors (ProvisionedThroughputExceededException,
 // ThrottlingException, RequestLimitExceeded, and transactions cancelled for
@@ -139,9 +143,12 @@ const (
 	skGrant     = "GRANT#"
 	skSession   = "SESSION#"
 	skFailures  = "FAILURES"
-	skCourse    = "COURSE"
-	skCatEntry  = "COURSE#"
-	skSessionIt = "SESSION"
+	// skSourceFailures + source: the per-source counter (its prefix is
+	// skFailures, so one Query finds every counter of a user).
+	skSourceFailures = "FAILURES#"
+	skCourse         = "COURSE"
+	skCatEntry       = "COURSE#"
+	skSessionIt      = "SESSION"
 )
 
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
@@ -585,11 +592,35 @@ func (st *Store) RecordFailure(ctx context.Context, email string, now time.Time,
 	if err := needKey("email", email); err != nil {
 		return 0, fmt.Errorf("record failure: %w", err)
 	}
-	if window < time.Millisecond {
-		return 0, fmt.Errorf("record failure: window %v shorter than 1ms", window)
+	return st.recordFailure(ctx, key(pkUser+email, skFailures), fmt.Sprintf("record failure of %q", email), now, window)
+}
+
+// RecordSourceFailure implements store.Store.
+func (st *Store) RecordSourceFailure(ctx context.Context, email, source string, now time.Time, window time.Duration) (int, error) {
+	if err := needSource(email, source); err != nil {
+		return 0, fmt.Errorf("record failure: %w", err)
 	}
-	op := fmt.Sprintf("record failure of %q", email)
-	k := key(pkUser+email, skFailures)
+	return st.recordFailure(ctx, key(pkUser+email, skSourceFailures+source), fmt.Sprintf("record failure of %q from one source", email), now, window)
+}
+
+func needSource(email, source string) error {
+	if err := needKey("email", email); err != nil {
+		return err
+	}
+	if err := needKey("source", source); err != nil {
+		return err
+	}
+	if len(source) > store.MaxSourceLen {
+		return fmt.Errorf("source longer than %d bytes", store.MaxSourceLen)
+	}
+	return nil
+}
+
+// recordFailure counts one failure in the counter item k.
+func (st *Store) recordFailure(ctx context.Context, k map[string]types.AttributeValue, op string, now time.Time, window time.Duration) (int, error) {
+	if window < time.Millisecond {
+		return 0, fmt.Errorf("%s: window %v shorter than 1ms", op, window)
+	}
 	nowMs := now.UnixMilli()
 	end := time.UnixMilli(nowMs).Add(window)
 	for range maxFailureAttempts {
@@ -637,11 +668,45 @@ func (st *Store) RecordFailure(ctx context.Context, email string, now time.Time,
 	return 0, fmt.Errorf("%s: lost %d update races in a row", op, maxFailureAttempts)
 }
 
+// ForgiveFailure implements store.Store: one conditional UpdateItem, which
+// does nothing when the window has passed or the count is not positive.
+func (st *Store) ForgiveFailure(ctx context.Context, email string, now time.Time) error {
+	if err := needKey("email", email); err != nil {
+		return fmt.Errorf("forgive failure: %w", err)
+	}
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                st.table,
+		Key:                      key(pkUser+email, skFailures),
+		UpdateExpression:         aws.String("ADD #count :minus"),
+		ConditionExpression:      aws.String("#wend > :now AND #count > :zero"),
+		ExpressionAttributeNames: map[string]string{"#count": attrCount, "#wend": attrWEnd},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":minus": n(-1), ":now": n(now.UnixMilli()), ":zero": n(0),
+		},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return wrapErr(fmt.Sprintf("forgive failure of %q", email), err)
+	}
+	return nil
+}
+
 // Failures implements store.Store.
 func (st *Store) Failures(ctx context.Context, email string, now time.Time) (int, error) {
-	it, err := st.get(ctx, pkUser+email, skFailures)
+	return st.failures(ctx, email, skFailures, fmt.Sprintf("failures of %q", email), now)
+}
+
+// SourceFailures implements store.Store.
+func (st *Store) SourceFailures(ctx context.Context, email, source string, now time.Time) (int, error) {
+	if err := needSource(email, source); err != nil {
+		return 0, fmt.Errorf("failures: %w", err)
+	}
+	return st.failures(ctx, email, skSourceFailures+source, fmt.Sprintf("failures of %q from one source", email), now)
+}
+
+func (st *Store) failures(ctx context.Context, email, sk, op string, now time.Time) (int, error) {
+	it, err := st.get(ctx, pkUser+email, sk)
 	if err != nil {
-		return 0, wrapErr(fmt.Sprintf("failures of %q", email), err)
+		return 0, wrapErr(op, err)
 	}
 	wend, ok := getN(it, attrWEnd)
 	if !ok || wend <= now.UnixMilli() {
@@ -651,10 +716,33 @@ func (st *Store) Failures(ctx context.Context, email string, now time.Time) (int
 	return int(c), nil
 }
 
-// ResetFailures implements store.Store.
+// ResetSourceFailures implements store.Store.
+func (st *Store) ResetSourceFailures(ctx context.Context, email, source string) error {
+	if err := needSource(email, source); err != nil {
+		return fmt.Errorf("reset failures: %w", err)
+	}
+	if _, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: st.table, Key: key(pkUser+email, skSourceFailures+source)}); err != nil {
+		return wrapErr(fmt.Sprintf("reset failures of %q from one source", email), err)
+	}
+	return nil
+}
+
+// ResetFailures implements store.Store: a Query for the user's counters
+// (SK begins_with FAILURES) and one DeleteItem each.
 func (st *Store) ResetFailures(ctx context.Context, email string) error {
-	if _, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: st.table, Key: key(pkUser+email, skFailures)}); err != nil {
-		return wrapErr(fmt.Sprintf("reset failures of %q", email), err)
+	op := fmt.Sprintf("reset failures of %q", email)
+	items, err := st.query(ctx, pkUser+email, skFailures)
+	if err != nil {
+		return wrapErr(op, err)
+	}
+	for _, it := range items {
+		sk, ok := it[attrSK].(*types.AttributeValueMemberS)
+		if !ok {
+			continue
+		}
+		if _, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: st.table, Key: key(pkUser+email, sk.Value)}); err != nil {
+			return wrapErr(op, err)
+		}
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cfgate/cfgate/internal/store"
@@ -60,10 +61,12 @@ type fileSession struct {
 }
 
 type fileFailure struct {
-	Email string    `json:"email"`
-	Count int       `json:"count"`
-	Start time.Time `json:"windowStart"`
-	End   time.Time `json:"windowEnd"`
+	Email string `json:"email"`
+	// Source is empty for the account-wide counter.
+	Source string    `json:"source,omitempty"`
+	Count  int       `json:"count"`
+	Start  time.Time `json:"windowStart"`
+	End    time.Time `json:"windowEnd"`
 }
 
 // toFile lists the records sorted by key, so the file diffs well.
@@ -92,7 +95,8 @@ func toFile(d data) fileContents {
 	}
 	for _, k := range slices.Sorted(maps.Keys(d.Failures)) {
 		f := d.Failures[k]
-		c.Failures = append(c.Failures, fileFailure{Email: k, Count: f.Count, Start: f.Start, End: f.End})
+		email, source, _ := strings.Cut(k, "\x00")
+		c.Failures = append(c.Failures, fileFailure{Email: email, Source: source, Count: f.Count, Start: f.Start, End: f.End})
 	}
 	return c
 }
@@ -119,7 +123,11 @@ func fromFile(c fileContents) data {
 		d.Sessions[s.IDHash] = store.Session(s)
 	}
 	for _, f := range c.Failures {
-		d.Failures[f.Email] = failures{Count: f.Count, Start: ms(f.Start), End: ms(f.End)}
+		k := f.Email
+		if f.Source != "" {
+			k = sourceKey(f.Email, f.Source)
+		}
+		d.Failures[k] = failures{Count: f.Count, Start: ms(f.Start), End: ms(f.End)}
 	}
 	return d
 }

@@ -153,3 +153,40 @@ func TestCreateSessionDropsExpired(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestOpenPersistsFailureCounters: the account-wide and per-source counters
+// survive a reopen, apart from each other.
+func TestOpenPersistsFailureCounters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.json")
+	st, err := mem.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	for range 2 {
+		if _, err := st.RecordSourceFailure(ctx, "ada@example.com", "192.0.2.1", now, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.RecordFailure(ctx, "ada@example.com", now, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	again, err := mem.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := again.SourceFailures(ctx, "ada@example.com", "192.0.2.1", now); err != nil || n != 2 {
+		t.Errorf("reopened source counter = %d, %v; want 2", n, err)
+	}
+	if n, err := again.Failures(ctx, "ada@example.com", now); err != nil || n != 1 {
+		t.Errorf("reopened account counter = %d, %v; want 1", n, err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"source": "192.0.2.1"`) && !strings.Contains(string(b), `"source":"192.0.2.1"`) {
+		t.Errorf("the file does not name the source:\n%s", b)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +37,8 @@ type data struct {
 	Courses  map[string]store.Course
 	Grants   map[string]map[string]store.Grant // email → course id → grant
 	Sessions map[string]store.Session
+	// Failures are the failed-login counters: the account-wide one under
+	// the email, a source's under sourceKey(email, source).
 	Failures map[string]failures
 }
 
@@ -313,23 +316,52 @@ func (s *Store) DeleteUserSessions(_ context.Context, email string) (int, error)
 	return n, nil
 }
 
+// sourceKey is the key of a source's counter in data.Failures (an email
+// holds no NUL: the API refuses control characters in emails).
+func sourceKey(email, source string) string { return email + "\x00" + source }
+
+func needSource(email, source string) error {
+	if err := needKey("email", email); err != nil {
+		return err
+	}
+	if err := needKey("source", source); err != nil {
+		return err
+	}
+	if len(source) > store.MaxSourceLen {
+		return fmt.Errorf("source longer than %d bytes", store.MaxSourceLen)
+	}
+	return nil
+}
+
 // RecordFailure implements store.Store.
 func (s *Store) RecordFailure(_ context.Context, email string, now time.Time, window time.Duration) (int, error) {
 	if err := needKey("email", email); err != nil {
 		return 0, fmt.Errorf("record failure: %w", err)
 	}
+	return s.recordFailure(email, now, window)
+}
+
+// RecordSourceFailure implements store.Store.
+func (s *Store) RecordSourceFailure(_ context.Context, email, source string, now time.Time, window time.Duration) (int, error) {
+	if err := needSource(email, source); err != nil {
+		return 0, fmt.Errorf("record failure: %w", err)
+	}
+	return s.recordFailure(sourceKey(email, source), now, window)
+}
+
+func (s *Store) recordFailure(k string, now time.Time, window time.Duration) (int, error) {
 	if window < time.Millisecond {
 		return 0, fmt.Errorf("record failure: window %v shorter than 1ms", window)
 	}
 	now = ms(now)
 	var n int
 	err := s.update(func() (bool, error) {
-		f, ok := s.d.Failures[email]
+		f, ok := s.d.Failures[k]
 		if !ok || !now.Before(f.End) {
 			f = failures{Start: now, End: ms(now.Add(window))}
 		}
 		f.Count++
-		s.d.Failures[email] = f
+		s.d.Failures[k] = f
 		n = f.Count
 		return true, nil
 	})
@@ -339,12 +371,41 @@ func (s *Store) RecordFailure(_ context.Context, email string, now time.Time, wi
 	return n, nil
 }
 
+// ForgiveFailure implements store.Store.
+func (s *Store) ForgiveFailure(_ context.Context, email string, now time.Time) error {
+	if err := needKey("email", email); err != nil {
+		return fmt.Errorf("forgive failure: %w", err)
+	}
+	now = ms(now)
+	return s.update(func() (bool, error) {
+		f, ok := s.d.Failures[email]
+		if !ok || !now.Before(f.End) || f.Count <= 0 {
+			return false, nil
+		}
+		f.Count--
+		s.d.Failures[email] = f
+		return true, nil
+	})
+}
+
 // Failures implements store.Store.
 func (s *Store) Failures(_ context.Context, email string, now time.Time) (int, error) {
+	return s.failures(email, now)
+}
+
+// SourceFailures implements store.Store.
+func (s *Store) SourceFailures(_ context.Context, email, source string, now time.Time) (int, error) {
+	if err := needSource(email, source); err != nil {
+		return 0, fmt.Errorf("failures: %w", err)
+	}
+	return s.failures(sourceKey(email, source), now)
+}
+
+func (s *Store) failures(k string, now time.Time) (int, error) {
 	now = ms(now)
 	var n int
 	err := s.view(func() error {
-		if f, ok := s.d.Failures[email]; ok && now.Before(f.End) {
+		if f, ok := s.d.Failures[k]; ok && now.Before(f.End) {
 			n = f.Count
 		}
 		return nil
@@ -352,13 +413,31 @@ func (s *Store) Failures(_ context.Context, email string, now time.Time) (int, e
 	return n, err
 }
 
+// ResetSourceFailures implements store.Store.
+func (s *Store) ResetSourceFailures(_ context.Context, email, source string) error {
+	if err := needSource(email, source); err != nil {
+		return fmt.Errorf("reset failures: %w", err)
+	}
+	k := sourceKey(email, source)
+	return s.update(func() (bool, error) {
+		if _, ok := s.d.Failures[k]; !ok {
+			return false, nil
+		}
+		delete(s.d.Failures, k)
+		return true, nil
+	})
+}
+
 // ResetFailures implements store.Store.
 func (s *Store) ResetFailures(_ context.Context, email string) error {
 	return s.update(func() (bool, error) {
-		if _, ok := s.d.Failures[email]; !ok {
-			return false, nil
+		changed := false
+		for k := range s.d.Failures {
+			if k == email || strings.HasPrefix(k, email+"\x00") {
+				delete(s.d.Failures, k)
+				changed = true
+			}
 		}
-		delete(s.d.Failures, email)
-		return true, nil
+		return changed, nil
 	})
 }

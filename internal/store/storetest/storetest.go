@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -39,6 +40,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"FailuresPerUser", testFailuresPerUser},
 		{"ConcurrentFailures", testConcurrentFailures},
 		{"ConcurrentFailuresAcrossReset", testConcurrentFailuresAcrossReset},
+		{"SourceFailures", testSourceFailures},
+		{"ConcurrentSourceFailures", testConcurrentSourceFailures},
+		{"ForgiveFailure", testForgiveFailure},
 		{"EmptyKeys", testEmptyKeys},
 	}
 	for _, tt := range tests {
@@ -417,5 +421,135 @@ func testEmptyKeys(t *testing.T, st store.Store) {
 	_, err := st.RecordFailure(ctx(t), "", base, time.Minute)
 	if err == nil {
 		t.Error("RecordFailure with an empty email succeeded")
+	}
+	if _, err := st.RecordSourceFailure(ctx(t), "a@b.c", "", base, time.Minute); err == nil {
+		t.Error("RecordSourceFailure with an empty source succeeded")
+	}
+	if _, err := st.RecordSourceFailure(ctx(t), "", "192.0.2.1", base, time.Minute); err == nil {
+		t.Error("RecordSourceFailure with an empty email succeeded")
+	}
+	long := strings.Repeat("1", store.MaxSourceLen+1)
+	if _, err := st.RecordSourceFailure(ctx(t), "a@b.c", long, base, time.Minute); err == nil {
+		t.Error("RecordSourceFailure with a source over MaxSourceLen succeeded")
+	}
+}
+
+// testSourceFailures: each source has its own window, apart from the
+// account-wide counter and the other sources; ResetSourceFailures clears one
+// source, ResetFailures every counter of the user and no other user's.
+func testSourceFailures(t *testing.T, st store.Store) {
+	const ada, bob = "ada@example.com", "bob@example.com"
+	const src1, src2 = "192.0.2.1", "2001:db8:1:2::/64"
+	window := time.Minute
+	record := func(email, src string, now time.Time) int {
+		t.Helper()
+		n, err := st.RecordSourceFailure(ctx(t), email, src, now, window)
+		must(t, "RecordSourceFailure", err)
+		return n
+	}
+	count := func(email, src string, now time.Time) int {
+		t.Helper()
+		n, err := st.SourceFailures(ctx(t), email, src, now)
+		must(t, "SourceFailures", err)
+		return n
+	}
+	for i := 1; i <= 3; i++ {
+		if n := record(ada, src1, base); n != i {
+			t.Fatalf("RecordSourceFailure(ada, src1) #%d = %d", i, n)
+		}
+	}
+	if n := record(ada, src2, base); n != 1 {
+		t.Fatalf("RecordSourceFailure(ada, src2) = %d, want 1 (own counter)", n)
+	}
+	if n := record(bob, src1, base); n != 1 {
+		t.Fatalf("RecordSourceFailure(bob, src1) = %d, want 1 (own counter)", n)
+	}
+	if n, err := st.Failures(ctx(t), ada, base); err != nil || n != 0 {
+		t.Fatalf("account-wide Failures(ada) = %d, %v; want 0 (sources are apart)", n, err)
+	}
+	if _, err := st.RecordFailure(ctx(t), ada, base, window); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(ada, src1, base.Add(window-time.Millisecond)); n != 3 {
+		t.Errorf("SourceFailures(last ms of window) = %d, want 3", n)
+	}
+	if n := count(ada, src1, base.Add(window)); n != 0 {
+		t.Errorf("SourceFailures(window end) = %d, want 0", n)
+	}
+	if n := record(ada, src1, base.Add(window)); n != 1 {
+		t.Errorf("RecordSourceFailure(window end) = %d, want 1 (new window)", n)
+	}
+
+	must(t, "ResetSourceFailures", st.ResetSourceFailures(ctx(t), ada, src1))
+	if n := count(ada, src1, base.Add(window)); n != 0 {
+		t.Errorf("SourceFailures(src1 after its reset) = %d", n)
+	}
+	if n := count(ada, src2, base); n != 1 {
+		t.Errorf("SourceFailures(src2 after src1's reset) = %d, want 1", n)
+	}
+	must(t, "ResetSourceFailures(absent)", st.ResetSourceFailures(ctx(t), ada, src1))
+
+	must(t, "ResetFailures", st.ResetFailures(ctx(t), ada))
+	if n := count(ada, src2, base); n != 0 {
+		t.Errorf("SourceFailures(src2 after ResetFailures) = %d", n)
+	}
+	if n, _ := st.Failures(ctx(t), ada, base); n != 0 {
+		t.Errorf("Failures(after ResetFailures) = %d", n)
+	}
+	if n := count(bob, src1, base); n != 1 {
+		t.Errorf("SourceFailures(bob) after ada's ResetFailures = %d, want 1", n)
+	}
+}
+
+func testConcurrentSourceFailures(t *testing.T, st store.Store) {
+	counts := make([]int, Concurrency)
+	errs := make([]error, Concurrency)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range Concurrency {
+		wg.Go(func() {
+			<-start
+			counts[i], errs[i] = st.RecordSourceFailure(ctx(t), "ada@example.com", "192.0.2.7", base, time.Minute)
+		})
+	}
+	close(start)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("RecordSourceFailure: %v", err)
+	}
+	slices.Sort(counts)
+	for i, c := range counts {
+		if c != i+1 {
+			t.Fatalf("sorted counts returned = %v, want 1..%d", counts, Concurrency)
+		}
+	}
+}
+
+// testForgiveFailure: one failure taken back from a current window; nothing
+// below zero, nothing once the window has passed.
+func testForgiveFailure(t *testing.T, st store.Store) {
+	const ada = "ada@example.com"
+	window := time.Minute
+	must(t, "ForgiveFailure(no counter)", st.ForgiveFailure(ctx(t), ada, base))
+	for range 2 {
+		if _, err := st.RecordFailure(ctx(t), ada, base, window); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(t, "ForgiveFailure", st.ForgiveFailure(ctx(t), ada, base))
+	if n, _ := st.Failures(ctx(t), ada, base); n != 1 {
+		t.Fatalf("Failures after one forgiven of 2 = %d, want 1", n)
+	}
+	must(t, "ForgiveFailure", st.ForgiveFailure(ctx(t), ada, base))
+	must(t, "ForgiveFailure(at zero)", st.ForgiveFailure(ctx(t), ada, base))
+	if n, _ := st.Failures(ctx(t), ada, base); n != 0 {
+		t.Fatalf("Failures after forgiving past zero = %d, want 0", n)
+	}
+	if n, _ := st.RecordFailure(ctx(t), ada, base, window); n != 1 {
+		t.Fatalf("RecordFailure after forgiving to zero = %d, want 1", n)
+	}
+	must(t, "ForgiveFailure(window passed)", st.ForgiveFailure(ctx(t), ada, base.Add(window)))
+	if n, _ := st.Failures(ctx(t), ada, base); n != 1 {
+		t.Fatalf("Failures after forgiving in a passed window = %d, want 1", n)
 	}
 }
