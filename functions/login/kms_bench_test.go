@@ -65,9 +65,8 @@ func BenchmarkAccessKMS(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer proxy.Close()
-	secret, _, _ := initKMS(b, w.awsCfg, cfsign.ECDSASHA256)
 	env := w.env()
-	env["SIGNING_KEY_SECRET_ID"] = secret
+	initKMS(b, w.awsCfg, cfsign.ECDSASHA256, env)
 	env["LOG_LEVEL"] = "error"
 	var logs syncbuf.Buffer
 	invoke := newTestInvokeCfg(b, proxyConfig(b, proxy), env, &logs)

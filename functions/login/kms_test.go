@@ -49,8 +49,10 @@ func kmsWorld(t testing.TB) *world {
 }
 
 // initKMS runs `keys init --kms` (keyops) against cfg and returns the secret
-// name, the signing key pair id and CloudFront's public key PEM for it.
-func initKMS(t testing.TB, cfg aws.Config, alg cfsign.Algorithm) (secret, keyPairID string, pubPEM []byte) {
+// name, the signing key pair id and CloudFront's public key PEM for it; it
+// points env at the secret and at the new key group (the function checks at
+// cold start that its signing key is in KEY_GROUP_ID's group).
+func initKMS(t testing.TB, cfg aws.Config, alg cfsign.Algorithm, env map[string]string) (secret, keyPairID string, pubPEM []byte) {
 	t.Helper()
 	ctx := context.Background()
 	secret = motoserver.Unique(t, "cfgate-kms-key")
@@ -64,6 +66,7 @@ func initKMS(t testing.TB, cfg aws.Config, alg cfsign.Algorithm) (secret, keyPai
 	if err != nil {
 		t.Fatal(err)
 	}
+	env["SIGNING_KEY_SECRET_ID"], env["KEY_GROUP_ID"] = secret, r.KeyGroupID
 	return secret, r.SigningKeyID, pk.PEM
 }
 
@@ -95,11 +98,9 @@ func TestHandlerSignsThroughKMS(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer proxy.Close()
-			secret, keyID, pubPEM := initKMS(t, w.awsCfg, tt.alg)
-
-			cfg := proxyConfig(t, proxy)
 			env := w.env()
-			env["SIGNING_KEY_SECRET_ID"] = secret
+			_, keyID, pubPEM := initKMS(t, w.awsCfg, tt.alg, env)
+			cfg := proxyConfig(t, proxy)
 			var logs syncbuf.Buffer
 			invoke := newTestInvokeCfg(t, cfg, env, &logs)
 			if n := proxy.Signs(); n != 0 {
@@ -173,10 +174,9 @@ func TestHandlerKMSThrottled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer proxy.Close()
-	secret, _, _ := initKMS(t, w.awsCfg, cfsign.ECDSASHA256)
-	cfg := proxyConfig(t, proxy)
 	env := w.env()
-	env["SIGNING_KEY_SECRET_ID"] = secret
+	initKMS(t, w.awsCfg, cfsign.ECDSASHA256, env)
+	cfg := proxyConfig(t, proxy)
 	var logs syncbuf.Buffer
 	warm := newTestInvokeCfg(t, cfg, env, &logs)
 	cold := newTestInvokeCfg(t, cfg, env, &logs)
