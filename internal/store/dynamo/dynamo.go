@@ -311,10 +311,10 @@ func userItem(u store.User) map[string]types.AttributeValue {
 func (st *Store) GetUser(ctx context.Context, email string) (store.User, error) {
 	it, err := st.get(ctx, pkUser+email, skProfile)
 	if err != nil {
-		return store.User{}, wrapErr(fmt.Sprintf("get user %q", email), err)
+		return store.User{}, wrapErr(fmt.Sprintf("get %s", store.UserRef(email)), err)
 	}
 	if it == nil {
-		return store.User{}, fmt.Errorf("get user %q: %w", email, store.ErrNotFound)
+		return store.User{}, fmt.Errorf("get %s: %w", store.UserRef(email), store.ErrNotFound)
 	}
 	return store.User{
 		Email:        getS(it, attrEmail),
@@ -336,10 +336,10 @@ func (st *Store) CreateUser(ctx context.Context, u store.User) error {
 		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
 	})
 	if isConditionFailed(err) {
-		return fmt.Errorf("create user %q: %w", u.Email, store.ErrExists)
+		return fmt.Errorf("create %s: %w", store.UserRef(u.Email), store.ErrExists)
 	}
 	if err != nil {
-		return wrapErr(fmt.Sprintf("create user %q", u.Email), err)
+		return wrapErr(fmt.Sprintf("create %s", store.UserRef(u.Email)), err)
 	}
 	return nil
 }
@@ -350,7 +350,7 @@ func (st *Store) PutUser(ctx context.Context, u store.User) error {
 		return fmt.Errorf("put user: %w", err)
 	}
 	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: st.table, Item: userItem(u)}); err != nil {
-		return wrapErr(fmt.Sprintf("put user %q", u.Email), err)
+		return wrapErr(fmt.Sprintf("put %s", store.UserRef(u.Email)), err)
 	}
 	return nil
 }
@@ -416,7 +416,7 @@ func grantFrom(it map[string]types.AttributeValue) store.Grant {
 
 // GetGrant implements store.Store.
 func (st *Store) GetGrant(ctx context.Context, email, courseID string) (store.Grant, error) {
-	op := fmt.Sprintf("get grant %q → %q", email, courseID)
+	op := fmt.Sprintf("get grant %s → %q", store.UserRef(email), courseID)
 	it, err := st.get(ctx, pkUser+email, skGrant+courseID)
 	if err != nil {
 		return store.Grant{}, wrapErr(op, err)
@@ -440,7 +440,7 @@ func (st *Store) PutGrant(ctx context.Context, g store.Grant) error {
 		it[attrTTL] = ttlOf(g.Expires)
 	}
 	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: st.table, Item: it}); err != nil {
-		return wrapErr(fmt.Sprintf("put grant %q → %q", g.Email, g.CourseID), err)
+		return wrapErr(fmt.Sprintf("put grant %s → %q", store.UserRef(g.Email), g.CourseID), err)
 	}
 	return nil
 }
@@ -449,7 +449,7 @@ func (st *Store) PutGrant(ctx context.Context, g store.Grant) error {
 func (st *Store) DeleteGrant(ctx context.Context, email, courseID string) error {
 	_, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: st.table, Key: key(pkUser+email, skGrant+courseID)})
 	if err != nil {
-		return wrapErr(fmt.Sprintf("delete grant %q → %q", email, courseID), err)
+		return wrapErr(fmt.Sprintf("delete grant %s → %q", store.UserRef(email), courseID), err)
 	}
 	return nil
 }
@@ -458,7 +458,7 @@ func (st *Store) DeleteGrant(ctx context.Context, email, courseID string) error 
 func (st *Store) ListGrants(ctx context.Context, email string) ([]store.Grant, error) {
 	items, err := st.query(ctx, pkUser+email, skGrant)
 	if err != nil {
-		return nil, wrapErr(fmt.Sprintf("list grants of %q", email), err)
+		return nil, wrapErr(fmt.Sprintf("list grants of %s", store.UserRef(email)), err)
 	}
 	out := make([]store.Grant, 0, len(items))
 	for _, it := range items {
@@ -474,7 +474,7 @@ func (st *Store) CreateSession(ctx context.Context, sess store.Session) error {
 	if err := errors.Join(needKey("session id hash", sess.IDHash), needKey("email", sess.Email)); err != nil {
 		return fmt.Errorf("create session: %w", err)
 	}
-	op := fmt.Sprintf("create session of %q", sess.Email)
+	op := fmt.Sprintf("create session of %s", store.UserRef(sess.Email))
 	// Index item first: a session never exists without it.
 	idx := item(pkUser+sess.Email, skSession+sess.IDHash, nil)
 	if !sess.Expires.IsZero() {
@@ -537,7 +537,7 @@ func (st *Store) DeleteSession(ctx context.Context, idHash string) error {
 		if _, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 			TableName: st.table, Key: key(pkUser+email, skSession+idHash),
 		}); err != nil {
-			return wrapErr(fmt.Sprintf("delete session index of %q", email), err)
+			return wrapErr(fmt.Sprintf("delete session index of %s", store.UserRef(email)), err)
 		}
 	}
 	return nil
@@ -545,7 +545,7 @@ func (st *Store) DeleteSession(ctx context.Context, idHash string) error {
 
 // DeleteUserSessions implements store.Store.
 func (st *Store) DeleteUserSessions(ctx context.Context, email string) (int, error) {
-	op := fmt.Sprintf("delete sessions of %q", email)
+	op := fmt.Sprintf("delete sessions of %s", store.UserRef(email))
 	idx, err := st.query(ctx, pkUser+email, skSession)
 	if err != nil {
 		return 0, wrapErr(op, err)
@@ -588,7 +588,7 @@ func (st *Store) RecordFailure(ctx context.Context, email string, now time.Time,
 	if window < time.Millisecond {
 		return 0, fmt.Errorf("record failure: window %v shorter than 1ms", window)
 	}
-	op := fmt.Sprintf("record failure of %q", email)
+	op := fmt.Sprintf("record failure of %s", store.UserRef(email))
 	k := key(pkUser+email, skFailures)
 	nowMs := now.UnixMilli()
 	end := time.UnixMilli(nowMs).Add(window)
@@ -641,7 +641,7 @@ func (st *Store) RecordFailure(ctx context.Context, email string, now time.Time,
 func (st *Store) Failures(ctx context.Context, email string, now time.Time) (int, error) {
 	it, err := st.get(ctx, pkUser+email, skFailures)
 	if err != nil {
-		return 0, wrapErr(fmt.Sprintf("failures of %q", email), err)
+		return 0, wrapErr(fmt.Sprintf("failures of %s", store.UserRef(email)), err)
 	}
 	wend, ok := getN(it, attrWEnd)
 	if !ok || wend <= now.UnixMilli() {
@@ -654,7 +654,7 @@ func (st *Store) Failures(ctx context.Context, email string, now time.Time) (int
 // ResetFailures implements store.Store.
 func (st *Store) ResetFailures(ctx context.Context, email string) error {
 	if _, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: st.table, Key: key(pkUser+email, skFailures)}); err != nil {
-		return wrapErr(fmt.Sprintf("reset failures of %q", email), err)
+		return wrapErr(fmt.Sprintf("reset failures of %s", store.UserRef(email)), err)
 	}
 	return nil
 }
