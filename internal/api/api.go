@@ -3,8 +3,6 @@ package api
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -425,7 +423,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // userHash is the pseudonym of an email in logs and metrics: the first 16
 // hex digits of its SHA-256.
-func userHash(email string) string {
-	sum := sha256.Sum256([]byte(email))
-	return hex.EncodeToString(sum[:8])
-}
+func userHash(email string) string { return store.UserHash(email) }

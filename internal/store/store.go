@@ -7,9 +7,27 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"time"
 )
+
+// UserRef is the pseudonymous name of an account in logs, metrics and error
+// texts: the first 8 bytes of the SHA-256 of the normalised email, in hex.
+// No log line, error or metric carries an email address; an operator who
+// knows the email computes the same reference to find its lines.
+func UserRef(email string) string {
+	sum := sha256.Sum256([]byte(email))
+	return "user " + hex.EncodeToString(sum[:8])
+}
+
+// UserHash is UserRef without the "user " prefix: the value of the "user"
+// field in the login function's logs and metrics.
+func UserHash(email string) string {
+	sum := sha256.Sum256([]byte(email))
+	return hex.EncodeToString(sum[:8])
+}
 
 // Errors returned by every Store implementation. Callers test them with
 // errors.Is; implementations wrap them with context.

@@ -318,10 +318,10 @@ func userItem(u store.User) map[string]types.AttributeValue {
 func (st *Store) GetUser(ctx context.Context, email string) (store.User, error) {
 	it, err := st.get(ctx, pkUser+email, skProfile)
 	if err != nil {
-		return store.User{}, wrapErr(fmt.Sprintf("get user %q", email), err)
+		return store.User{}, wrapErr(fmt.Sprintf("get %s", store.UserRef(email)), err)
 	}
 	if it == nil {
-		return store.User{}, fmt.Errorf("get user %q: %w", email, store.ErrNotFound)
+		return store.User{}, fmt.Errorf("get %s: %w", store.UserRef(email), store.ErrNotFound)
 	}
 	return store.User{
 		Email:        getS(it, attrEmail),
@@ -343,10 +343,10 @@ func (st *Store) CreateUser(ctx context.Context, u store.User) error {
 		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
 	})
 	if isConditionFailed(err) {
-		return fmt.Errorf("create user %q: %w", u.Email, store.ErrExists)
+		return fmt.Errorf("create %s: %w", store.UserRef(u.Email), store.ErrExists)
 	}
 	if err != nil {
-		return wrapErr(fmt.Sprintf("create user %q", u.Email), err)
+		return wrapErr(fmt.Sprintf("create %s", store.UserRef(u.Email)), err)
 	}
 	return nil
 }
@@ -357,7 +357,7 @@ func (st *Store) PutUser(ctx context.Context, u store.User) error {
 		return fmt.Errorf("put user: %w", err)
 	}
 	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: st.table, Item: userItem(u)}); err != nil {
-		return wrapErr(fmt.Sprintf("put user %q", u.Email), err)
+		return wrapErr(fmt.Sprintf("put %s", store.UserRef(u.Email)), err)
 	}
 	return nil
 }
@@ -423,7 +423,7 @@ func grantFrom(it map[string]types.AttributeValue) store.Grant {
 
 // GetGrant implements store.Store.
 func (st *Store) GetGrant(ctx context.Context, email, courseID string) (store.Grant, error) {
-	op := fmt.Sprintf("get grant %q → %q", email, courseID)
+	op := fmt.Sprintf("get grant %s → %q", store.UserRef(email), courseID)
 	it, err := st.get(ctx, pkUser+email, skGrant+courseID)
 	if err != nil {
 		return store.Grant{}, wrapErr(op, err)
@@ -447,7 +447,7 @@ func (st *Store) PutGrant(ctx context.Context, g store.Grant) error {
 		it[attrTTL] = ttlOf(g.Expires)
 	}
 	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: st.table, Item: it}); err != nil {
-		return wrapErr(fmt.Sprintf("put grant %q → %q", g.Email, g.CourseID), err)
+		return wrapErr(fmt.Sprintf("put grant %s → %q", store.UserRef(g.Email), g.CourseID), err)
 	}
 	return nil
 }
@@ -456,7 +456,7 @@ func (st *Store) PutGrant(ctx context.Context, g store.Grant) error {
 func (st *Store) DeleteGrant(ctx context.Context, email, courseID string) error {
 	_, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: st.table, Key: key(pkUser+email, skGrant+courseID)})
 	if err != nil {
-		return wrapErr(fmt.Sprintf("delete grant %q → %q", email, courseID), err)
+		return wrapErr(fmt.Sprintf("delete grant %s → %q", store.UserRef(email), courseID), err)
 	}
 	return nil
 }
@@ -465,7 +465,7 @@ func (st *Store) DeleteGrant(ctx context.Context, email, courseID string) error 
 func (st *Store) ListGrants(ctx context.Context, email string) ([]store.Grant, error) {
 	items, err := st.query(ctx, pkUser+email, skGrant)
 	if err != nil {
-		return nil, wrapErr(fmt.Sprintf("list grants of %q", email), err)
+		return nil, wrapErr(fmt.Sprintf("list grants of %s", store.UserRef(email)), err)
 	}
 	out := make([]store.Grant, 0, len(items))
 	for _, it := range items {
@@ -481,7 +481,7 @@ func (st *Store) CreateSession(ctx context.Context, sess store.Session) error {
 	if err := errors.Join(needKey("session id hash", sess.IDHash), needKey("email", sess.Email)); err != nil {
 		return fmt.Errorf("create session: %w", err)
 	}
-	op := fmt.Sprintf("create session of %q", sess.Email)
+	op := fmt.Sprintf("create session of %s", store.UserRef(sess.Email))
 	// Index item first: a session never exists without it.
 	idx := item(pkUser+sess.Email, skSession+sess.IDHash, nil)
 	if !sess.Expires.IsZero() {
@@ -544,7 +544,7 @@ func (st *Store) DeleteSession(ctx context.Context, idHash string) error {
 		if _, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 			TableName: st.table, Key: key(pkUser+email, skSession+idHash),
 		}); err != nil {
-			return wrapErr(fmt.Sprintf("delete session index of %q", email), err)
+			return wrapErr(fmt.Sprintf("delete session index of %s", store.UserRef(email)), err)
 		}
 	}
 	return nil
@@ -552,7 +552,7 @@ func (st *Store) DeleteSession(ctx context.Context, idHash string) error {
 
 // DeleteUserSessions implements store.Store.
 func (st *Store) DeleteUserSessions(ctx context.Context, email string) (int, error) {
-	op := fmt.Sprintf("delete sessions of %q", email)
+	op := fmt.Sprintf("delete sessions of %s", store.UserRef(email))
 	idx, err := st.query(ctx, pkUser+email, skSession)
 	if err != nil {
 		return 0, wrapErr(op, err)
@@ -592,7 +592,7 @@ func (st *Store) RecordFailure(ctx context.Context, email string, now time.Time,
 	if err := needKey("email", email); err != nil {
 		return 0, fmt.Errorf("record failure: %w", err)
 	}
-	return st.recordFailure(ctx, key(pkUser+email, skFailures), fmt.Sprintf("record failure of %q", email), now, window)
+	return st.recordFailure(ctx, key(pkUser+email, skFailures), fmt.Sprintf("record failure of %s", store.UserRef(email)), now, window)
 }
 
 // RecordSourceFailure implements store.Store.
@@ -600,7 +600,7 @@ func (st *Store) RecordSourceFailure(ctx context.Context, email, source string, 
 	if err := needSource(email, source); err != nil {
 		return 0, fmt.Errorf("record failure: %w", err)
 	}
-	return st.recordFailure(ctx, key(pkUser+email, skSourceFailures+source), fmt.Sprintf("record failure of %q from one source", email), now, window)
+	return st.recordFailure(ctx, key(pkUser+email, skSourceFailures+source), fmt.Sprintf("record failure of %s from one source", store.UserRef(email)), now, window)
 }
 
 func needSource(email, source string) error {
@@ -685,14 +685,14 @@ func (st *Store) ForgiveFailure(ctx context.Context, email string, now time.Time
 		},
 	})
 	if err != nil && !isConditionFailed(err) {
-		return wrapErr(fmt.Sprintf("forgive failure of %q", email), err)
+		return wrapErr(fmt.Sprintf("forgive failure of %s", store.UserRef(email)), err)
 	}
 	return nil
 }
 
 // Failures implements store.Store.
 func (st *Store) Failures(ctx context.Context, email string, now time.Time) (int, error) {
-	return st.failures(ctx, email, skFailures, fmt.Sprintf("failures of %q", email), now)
+	return st.failures(ctx, email, skFailures, fmt.Sprintf("failures of %s", store.UserRef(email)), now)
 }
 
 // SourceFailures implements store.Store.
@@ -700,7 +700,7 @@ func (st *Store) SourceFailures(ctx context.Context, email, source string, now t
 	if err := needSource(email, source); err != nil {
 		return 0, fmt.Errorf("failures: %w", err)
 	}
-	return st.failures(ctx, email, skSourceFailures+source, fmt.Sprintf("failures of %q from one source", email), now)
+	return st.failures(ctx, email, skSourceFailures+source, fmt.Sprintf("failures of %s from one source", store.UserRef(email)), now)
 }
 
 func (st *Store) failures(ctx context.Context, email, sk, op string, now time.Time) (int, error) {
@@ -722,7 +722,7 @@ func (st *Store) ResetSourceFailures(ctx context.Context, email, source string) 
 		return fmt.Errorf("reset failures: %w", err)
 	}
 	if _, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: st.table, Key: key(pkUser+email, skSourceFailures+source)}); err != nil {
-		return wrapErr(fmt.Sprintf("reset failures of %q from one source", email), err)
+		return wrapErr(fmt.Sprintf("reset failures of %s from one source", store.UserRef(email)), err)
 	}
 	return nil
 }
@@ -730,7 +730,7 @@ func (st *Store) ResetSourceFailures(ctx context.Context, email, source string) 
 // ResetFailures implements store.Store: a Query for the user's counters
 // (SK begins_with FAILURES) and one DeleteItem each.
 func (st *Store) ResetFailures(ctx context.Context, email string) error {
-	op := fmt.Sprintf("reset failures of %q", email)
+	op := fmt.Sprintf("reset failures of %s", store.UserRef(email))
 	items, err := st.query(ctx, pkUser+email, skFailures)
 	if err != nil {
 		return wrapErr(op, err)

@@ -120,7 +120,7 @@ func (s *Store) GetUser(_ context.Context, email string) (store.User, error) {
 	err := s.view(func() error {
 		var ok bool
 		if u, ok = s.d.Users[email]; !ok {
-			return fmt.Errorf("get user %q: %w", email, store.ErrNotFound)
+			return fmt.Errorf("get %s: %w", store.UserRef(email), store.ErrNotFound)
 		}
 		return nil
 	})
@@ -134,7 +134,7 @@ func (s *Store) CreateUser(_ context.Context, u store.User) error {
 	}
 	return s.update(func() (bool, error) {
 		if _, ok := s.d.Users[u.Email]; ok {
-			return false, fmt.Errorf("create user %q: %w", u.Email, store.ErrExists)
+			return false, fmt.Errorf("create %s: %w", store.UserRef(u.Email), store.ErrExists)
 		}
 		u.CreatedAt = ms(u.CreatedAt)
 		s.d.Users[u.Email] = u
@@ -197,7 +197,7 @@ func (s *Store) GetGrant(_ context.Context, email, courseID string) (store.Grant
 	err := s.view(func() error {
 		var ok bool
 		if g, ok = s.d.Grants[email][courseID]; !ok {
-			return fmt.Errorf("get grant %q → %q: %w", email, courseID, store.ErrNotFound)
+			return fmt.Errorf("get grant %s → %q: %w", store.UserRef(email), courseID, store.ErrNotFound)
 		}
 		return nil
 	})
