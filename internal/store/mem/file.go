@@ -140,6 +140,11 @@ func fromFile(c fileContents) data {
 // other's changes. Two processes writing at the same moment are not merged:
 // the last rename wins. This is a store for one developer's machine, not for
 // production.
+//
+// Failed-login counters of emails with no account are kept in memory only
+// (a flood of random emails costs no write), and a counter whose window
+// ended over an hour before a write is dropped from the file; the file holds
+// only the counters of accounts, for the admin CLI's `users unlock`.
 func Open(path string) (*Store, error) {
 	s := &Store{d: newData(), file: &fileState{path: path}}
 	s.mu.Lock()

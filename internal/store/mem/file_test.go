@@ -2,6 +2,7 @@ package mem_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -164,6 +165,11 @@ func TestOpenPersistsFailureCounters(t *testing.T) {
 	}
 	ctx := t.Context()
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	// Counters of an account are kept in the file (those of emails with no
+	// account are not: TestUnknownEmailsCostNoWrite).
+	if err := st.CreateUser(ctx, store.User{Email: "ada@example.com", PasswordHash: "x", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
 	for range 2 {
 		if _, err := st.RecordSourceFailure(ctx, "ada@example.com", "192.0.2.1", now, time.Hour); err != nil {
 			t.Fatal(err)
@@ -188,5 +194,90 @@ func TestOpenPersistsFailureCounters(t *testing.T) {
 	}
 	if !strings.Contains(string(b), `"source": "192.0.2.1"`) && !strings.Contains(string(b), `"source":"192.0.2.1"`) {
 		t.Errorf("the file does not name the source:\n%s", b)
+	}
+}
+
+// TestUnknownEmailsCostNoWrite: attempts with emails that have no account
+// are counted (atomically, the same as for an account) but never written to
+// the file, so a flood of random emails neither grows it nor rewrites it.
+func TestUnknownEmailsCostNoWrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.json")
+	st, err := mem.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := st.CreateUser(ctx, store.User{Email: "ada@example.com", PasswordHash: "x", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2000 {
+		email := fmt.Sprintf("nobody-%d@example.com", i%500)
+		if _, err := st.RecordSourceFailure(ctx, email, "192.0.2.9", now, 15*time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.RecordFailure(ctx, email, now, 15*time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) || after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) {
+		t.Errorf("attempts with unknown emails rewrote the file (%d → %d bytes)", before.Size(), after.Size())
+	}
+	if n, err := st.Failures(ctx, "nobody-7@example.com", now); err != nil || n != 4 {
+		t.Errorf("Failures(unknown email) = %d, %v; want 4 (counted like an account)", n, err)
+	}
+	if n, err := st.SourceFailures(ctx, "nobody-7@example.com", "192.0.2.9", now); err != nil || n != 4 {
+		t.Errorf("SourceFailures(unknown email) = %d, %v; want 4", n, err)
+	}
+	if err := st.ResetFailures(ctx, "nobody-7@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := st.Failures(ctx, "nobody-7@example.com", now); n != 0 {
+		t.Errorf("Failures after ResetFailures = %d, want 0", n)
+	}
+}
+
+// TestPassedWindowsArePruned: the file keeps no failure window that ended
+// over an hour before a write.
+func TestPassedWindowsArePruned(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.json")
+	st, err := mem.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, e := range []string{"ada@example.com", "bob@example.com"} {
+		if err := st.CreateUser(ctx, store.User{Email: e, PasswordHash: "x", CreatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.RecordSourceFailure(ctx, "ada@example.com", "192.0.2.1", now, 15*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); !strings.Contains(string(b), "192.0.2.1") {
+		t.Fatalf("ada's counter is not in the file:\n%s", b)
+	}
+	// Two hours later another account's failure rewrites the file.
+	if _, err := st.RecordFailure(ctx, "bob@example.com", now.Add(2*time.Hour), 15*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "192.0.2.1") {
+		t.Errorf("a window that ended 1h45m ago is still in the file:\n%s", b)
+	}
+	if !strings.Contains(string(b), `"windowStart"`) {
+		t.Errorf("bob's current counter is not in the file:\n%s", b)
 	}
 }

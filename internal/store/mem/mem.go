@@ -29,7 +29,25 @@ type Store struct {
 	mu   sync.Mutex
 	d    data
 	file *fileState // nil: memory only
+	// volatile holds, for a file-backed store, the failure counters of
+	// emails that have no account: counted the same way (so 429 reveals
+	// nothing), but never written to the file, so that attempts with
+	// random emails neither grow the file nor cost a rewrite of it.
+	// They are lost on a restart, which locally is harmless.
+	volatile map[string]failures
+	// pruneAt is the size of volatile at which its expired windows are
+	// dropped next (amortised: doubled after each pass).
+	pruneAt int
 }
+
+// minPruneAt is the smallest pruneAt.
+const minPruneAt = 1024
+
+// pruneAfter is how long after its window ended a failure counter is
+// dropped: later than any caller still reading at a slightly earlier time
+// (another process's clock, a test's), as DynamoDB's TTL deletes an
+// expired item only some time after it expired.
+const pruneAfter = time.Hour
 
 // data is everything the store holds.
 type data struct {
@@ -354,21 +372,80 @@ func (s *Store) recordFailure(k string, now time.Time, window time.Duration) (in
 		return 0, fmt.Errorf("record failure: window %v shorter than 1ms", window)
 	}
 	now = ms(now)
-	var n int
-	err := s.update(func() (bool, error) {
-		f, ok := s.d.Failures[k]
+	count := func(m map[string]failures) int {
+		f, ok := m[k]
 		if !ok || !now.Before(f.End) {
 			f = failures{Start: now, End: ms(now.Add(window))}
 		}
 		f.Count++
-		s.d.Failures[k] = f
-		n = f.Count
+		m[k] = f
+		return f.Count
+	}
+	var n int
+	err := s.update(func() (bool, error) {
+		if s.isVolatileLocked(k) {
+			n = count(s.volatile)
+			s.pruneVolatileLocked(now)
+			return false, nil // nothing for the file
+		}
+		// Every write rewrites the file: drop the windows that have
+		// passed, so the file holds only current counters.
+		for key, f := range s.d.Failures {
+			if !now.Before(f.End.Add(pruneAfter)) && key != k {
+				delete(s.d.Failures, key)
+			}
+		}
+		n = count(s.d.Failures)
 		return true, nil
 	})
 	if err != nil {
 		return 0, err
 	}
 	return n, nil
+}
+
+// isVolatileLocked reports whether the counter k (an email, or a source
+// key) belongs in volatile: a file-backed store, and no account for the
+// email. A counter already in the file stays there.
+func (s *Store) isVolatileLocked(k string) bool {
+	if s.file == nil {
+		return false
+	}
+	if _, ok := s.d.Failures[k]; ok {
+		return false
+	}
+	email, _, _ := strings.Cut(k, "\x00")
+	if _, ok := s.d.Users[email]; ok {
+		return false
+	}
+	if s.volatile == nil {
+		s.volatile = map[string]failures{}
+	}
+	return true
+}
+
+// pruneVolatileLocked drops volatile's passed windows once it has grown to
+// pruneAt, then sets pruneAt to twice what is left (at least minPruneAt):
+// linear work spread over as many inserts, so each stays O(1) on average.
+func (s *Store) pruneVolatileLocked(now time.Time) {
+	if len(s.volatile) < max(s.pruneAt, minPruneAt) {
+		return
+	}
+	for k, f := range s.volatile {
+		if !now.Before(f.End.Add(pruneAfter)) {
+			delete(s.volatile, k)
+		}
+	}
+	s.pruneAt = max(2*len(s.volatile), minPruneAt)
+}
+
+// counterLocked returns the counter k from the file's map or volatile.
+func (s *Store) counterLocked(k string) (failures, bool) {
+	if f, ok := s.d.Failures[k]; ok {
+		return f, true
+	}
+	f, ok := s.volatile[k]
+	return f, ok
 }
 
 // ForgiveFailure implements store.Store.
@@ -378,6 +455,13 @@ func (s *Store) ForgiveFailure(_ context.Context, email string, now time.Time) e
 	}
 	now = ms(now)
 	return s.update(func() (bool, error) {
+		if f, ok := s.volatile[email]; ok {
+			if now.Before(f.End) && f.Count > 0 {
+				f.Count--
+				s.volatile[email] = f
+			}
+			return false, nil
+		}
 		f, ok := s.d.Failures[email]
 		if !ok || !now.Before(f.End) || f.Count <= 0 {
 			return false, nil
@@ -405,7 +489,7 @@ func (s *Store) failures(k string, now time.Time) (int, error) {
 	now = ms(now)
 	var n int
 	err := s.view(func() error {
-		if f, ok := s.d.Failures[k]; ok && now.Before(f.End) {
+		if f, ok := s.counterLocked(k); ok && now.Before(f.End) {
 			n = f.Count
 		}
 		return nil
@@ -420,6 +504,7 @@ func (s *Store) ResetSourceFailures(_ context.Context, email, source string) err
 	}
 	k := sourceKey(email, source)
 	return s.update(func() (bool, error) {
+		delete(s.volatile, k)
 		if _, ok := s.d.Failures[k]; !ok {
 			return false, nil
 		}
@@ -431,6 +516,11 @@ func (s *Store) ResetSourceFailures(_ context.Context, email, source string) err
 // ResetFailures implements store.Store.
 func (s *Store) ResetFailures(_ context.Context, email string) error {
 	return s.update(func() (bool, error) {
+		for k := range s.volatile {
+			if k == email || strings.HasPrefix(k, email+"\x00") {
+				delete(s.volatile, k)
+			}
+		}
 		changed := false
 		for k := range s.d.Failures {
 			if k == email || strings.HasPrefix(k, email+"\x00") {
