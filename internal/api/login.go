@@ -35,7 +35,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, req *request) er
 	if body.Email == nil || body.Password == nil {
 		return fail(kindInvalid, "missing_field", "email and password are required")
 	}
-	email := strings.ToLower(strings.TrimSpace(*body.Email))
+	email := store.NormalizeEmail(*body.Email)
 	pw := *body.Password
 	if email == "" || len(email) > maxEmailLen || !strings.Contains(email, "@") || strings.ContainsFunc(email, unicode.IsControl) {
 		return fail(kindInvalid, "bad_email", "invalid email")

@@ -10,8 +10,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"strings"
 	"time"
 )
+
+// NormalizeEmail is how every part of cfgate turns a typed email into the
+// key of its account: surrounding space trimmed, lower case. The login
+// handler and the admin CLI both call it, so an account the CLI creates is
+// the one a login finds.
+func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
 // UserRef is the pseudonymous name of an account in logs, metrics and error
 // texts: the first 8 bytes of the SHA-256 of the normalised email, in hex.

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/mail"
 	"os"
-	"regexp"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"golang.org/x/term"
 
+	"github.com/cfgate/cfgate/internal/cfsign"
 	"github.com/cfgate/cfgate/internal/password"
 	"github.com/cfgate/cfgate/internal/store"
 	"github.com/cfgate/cfgate/internal/store/dynamo"
@@ -273,19 +273,20 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 
 // Validation.
 
-var courseIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
-
+// validateCourseID is cfsign's rule, the one that decides what reaches a
+// policy's Resource.
 func validateCourseID(id string) error {
-	if !courseIDPattern.MatchString(id) {
-		return fmt.Errorf("invalid course id %q: want ^[a-z0-9][a-z0-9-]{0,62}$", id)
+	if err := cfsign.ValidateCourseID(id); err != nil {
+		return fmt.Errorf("invalid course id %q: want ^[a-z0-9][a-z0-9-]{0,62}$ (%w)", id, err)
 	}
 	return nil
 }
 
-// normalizeEmail trims and lower-cases an email the way the login handler
-// does, and checks that it is a plain address (no display name, no spaces).
+// normalizeEmail normalises an email as the login handler does
+// (store.NormalizeEmail), and checks that it is a plain address (no display
+// name, no spaces).
 func normalizeEmail(s string) (string, error) {
-	e := strings.ToLower(strings.TrimSpace(s))
+	e := store.NormalizeEmail(s)
 	if e == "" || len(e) > 254 {
 		return "", fmt.Errorf("invalid email %q", s)
 	}
