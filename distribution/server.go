@@ -103,9 +103,9 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, b behavior.Behavi
 		d := s.verifier.Verify(verifier.FromHTTP(r, "https", s.now()), s.keys)
 		if !d.Allowed {
 			d.WriteError(w)
-			return []slog.Attr{slog.String("decision", "deny"), slog.String("code", d.Code), slog.String("reason", d.Reason), slog.String("key_pair_id", d.KeyPairID)}
+			return []slog.Attr{slog.String("decision", "deny"), slog.String("code", d.Code), slog.String("reason", d.Reason), slog.String("keyPairId", d.KeyPairID)}
 		}
-		attrs = []slog.Attr{slog.String("decision", "allow"), slog.String("source", d.Source), slog.String("policy", d.Policy), slog.String("key_pair_id", d.KeyPairID)}
+		attrs = []slog.Attr{slog.String("decision", "allow"), slog.String("source", d.Source), slog.String("policy", d.Policy), slog.String("keyPairId", d.KeyPairID)}
 	} else {
 		attrs = []slog.Attr{slog.String("decision", "unsigned")}
 	}

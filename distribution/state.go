@@ -152,7 +152,7 @@ func (f *fileKey) Key(ctx context.Context) (*cfsign.Key, error) {
 		return nil, f.fail(fmt.Errorf("signing key %s: %w", f.path, err))
 	}
 	if f.key != nil && f.key.ID != k.ID {
-		f.logger.Info("signing key changed", "old_key_pair_id", f.key.ID, "key_pair_id", k.ID)
+		f.logger.Info("signing key changed", "oldKeyPairId", f.key.ID, "keyPairId", k.ID)
 	}
 	f.key, f.mod, f.size, f.lastErr = k, st.ModTime(), st.Size(), ""
 	return k, nil

@@ -94,7 +94,7 @@ func testExternalCookies(t *testing.T, d *harness.Distribution, b *harness.Brows
 			t.Errorf("the page called %s %s; cookies signed elsewhere need no API call", r.Method, r.Path)
 		}
 	}
-	if log := d.AccessLog(); !strings.Contains(log, "key_pair_id="+externalKeyID) {
+	if log := d.AccessLog(); !strings.Contains(log, "keyPairId="+externalKeyID) {
 		t.Errorf("access log has no decision naming key %s", externalKeyID)
 	}
 }
