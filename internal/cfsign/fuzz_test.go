@@ -49,7 +49,7 @@ func FuzzParseSecret(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := verify(k.Algorithm, k.Signer.Public(), []byte("policy"), sig); err != nil {
+		if err := Verify(k.Algorithm, k.Signer.Public(), []byte("policy"), sig); err != nil {
 			t.Fatalf("parsed key signs unverifiably: %v", err)
 		}
 	})

@@ -433,7 +433,7 @@ func TestIssueConcurrent(t *testing.T) {
 					return
 				}
 				sig, _ := Decode(m[CookieSignature].Value)
-				if err := verify(k.Algorithm, k.Signer.Public(), pol, sig); err != nil {
+				if err := Verify(k.Algorithm, k.Signer.Public(), pol, sig); err != nil {
 					errs <- fmt.Errorf("course %s: %v", course, err)
 					return
 				}

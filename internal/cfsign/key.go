@@ -73,7 +73,7 @@ func NewKey(id string, alg Algorithm, signer crypto.Signer) (*Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cfsign: key %s: probe signature: %w", id, err)
 	}
-	if err := verify(alg, pub, probe, sig); err != nil {
+	if err := Verify(alg, pub, probe, sig); err != nil {
 		return nil, fmt.Errorf("cfsign: key %s: probe signature does not verify with the public key (%s)", id, alg)
 	}
 	return k, nil
@@ -148,8 +148,11 @@ func checkPublicKey(alg Algorithm, pub crypto.PublicKey) error {
 	return nil
 }
 
-// verify checks sig over msg with the hash of alg; it exists for NewKey's probe.
-func verify(alg Algorithm, pub crypto.PublicKey, msg, sig []byte) error {
+// Verify checks a CloudFront signature sig over msg (a policy) made with
+// alg: RSA PKCS #1 v1.5 or ECDSA (ASN.1) over the SHA-1 or SHA-256 digest.
+// It is the one signature check of cfgate's signing side (NewKey's probe,
+// the keys CLI's check of an uploaded public key).
+func Verify(alg Algorithm, pub crypto.PublicKey, msg, sig []byte) error {
 	d := digest(alg, msg)
 	switch p := pub.(type) {
 	case *rsa.PublicKey:

@@ -256,7 +256,7 @@ func TestSignPolicyRoundTrip(t *testing.T) {
 				verifyTest(t, k, policy, sig)
 				tampered := bytes.Clone(policy)
 				tampered[20] ^= 1
-				if verify(alg, k.Signer.Public(), tampered, sig) == nil {
+				if Verify(alg, k.Signer.Public(), tampered, sig) == nil {
 					t.Error("signature verifies over a tampered policy")
 				}
 			})

@@ -3,11 +3,7 @@ package keyops
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha1"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
@@ -776,26 +772,8 @@ func (o *Ops) checkPair(ctx context.Context, s cfsign.Secret) error {
 	if err != nil {
 		return fmt.Errorf("sign test policy: %w", err)
 	}
-	var digest []byte
-	h := crypto.SHA256
-	if s.Algorithm == cfsign.RSASHA1 {
-		d := sha1.Sum(policy)
-		digest, h = d[:], crypto.SHA1
-	} else {
-		d := sha256.Sum256(policy)
-		digest = d[:]
-	}
-	switch p := pub.(type) {
-	case *rsa.PublicKey:
-		if err := rsa.VerifyPKCS1v15(p, h, digest, sig); err != nil {
-			return fmt.Errorf("the uploaded public key does not verify the private key's signature")
-		}
-	case *ecdsa.PublicKey:
-		if !ecdsa.VerifyASN1(p, digest, sig) {
-			return fmt.Errorf("the uploaded public key does not verify the private key's signature")
-		}
-	default:
-		return fmt.Errorf("unsupported public key type %T", pub)
+	if err := cfsign.Verify(s.Algorithm, pub, policy, sig); err != nil {
+		return fmt.Errorf("the uploaded public key does not verify the private key's signature")
 	}
 	return nil
 }
