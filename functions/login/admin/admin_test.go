@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/cfgate/cfgate/internal/admincli"
 	"github.com/cfgate/cfgate/internal/password"
 	"github.com/cfgate/cfgate/internal/store"
 	"github.com/cfgate/cfgate/internal/store/dynamo"
@@ -55,7 +56,7 @@ type cli struct {
 func (c cli) run(stdin string, args ...string) (stdout, stderr string, err error) {
 	c.t.Helper()
 	var out, errb bytes.Buffer
-	err = runWith(context.Background(), append(append([]string{}, c.backend...), args...),
+	err = admincli.RunWith(context.Background(), append(append([]string{}, c.backend...), args...),
 		strings.NewReader(stdin), &out, &errb, func() time.Time { return fixedNow })
 	if err != nil && !strings.HasPrefix(err.Error(), "admin:") {
 		c.t.Errorf("error %q is not prefixed with admin:", err)
@@ -134,7 +135,7 @@ func exercise(t *testing.T, c cli, st store.Store) {
 	c.fails("in the past", "", "grant", "ada@example.com", "intro-to-hls", "--expires", "2020-01-01T00:00:00Z")
 	c.fails("RFC 3339", "", "grant", "ada@example.com", "intro-to-hls", "--expires", "tomorrow")
 
-	var shown userJSON
+	var shown admincli.UserJSON
 	if err := json.Unmarshal([]byte(c.ok("", "users", "show", "ada@example.com", "--json")), &shown); err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +304,7 @@ func TestRunRejects(t *testing.T) {
 
 func TestUsage(t *testing.T) {
 	var out, errb bytes.Buffer
-	if err := run(context.Background(), []string{"help"}, strings.NewReader(""), &out, &errb); err != nil {
+	if err := admincli.Run(context.Background(), []string{"help"}, strings.NewReader(""), &out, &errb); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"users add EMAIL", "grant EMAIL COURSE", "sessions revoke-all", "table create", "--local FILE", "Examples:"} {
@@ -312,12 +313,12 @@ func TestUsage(t *testing.T) {
 		}
 	}
 	out.Reset()
-	if err := run(context.Background(), []string{"grant", "--help"}, strings.NewReader(""), &out, &errb); err != nil || !strings.Contains(out.String(), "usage: admin") {
+	if err := admincli.Run(context.Background(), []string{"grant", "--help"}, strings.NewReader(""), &out, &errb); err != nil || !strings.Contains(out.String(), "usage: admin") {
 		t.Errorf("grant --help: %v, stdout %q", err, out.String())
 	}
 	out.Reset()
-	err := run(context.Background(), nil, strings.NewReader(""), &out, &errb)
-	if !errors.Is(err, errUsage) || exitCode(err) != 2 || !strings.Contains(errb.String(), "usage: admin") {
+	err := admincli.Run(context.Background(), nil, strings.NewReader(""), &out, &errb)
+	if !errors.Is(err, admincli.ErrUsage) || admincli.ExitCode(err) != 2 || !strings.Contains(errb.String(), "usage: admin") {
 		t.Errorf("no args: err %v, stderr %q", err, errb.String())
 	}
 }

@@ -5,7 +5,8 @@
 //	go run ./functions/login/admin --table cfgate-store users add ada@example.com
 //	go run ./functions/login/admin --local cfgate-state/store.json grant ada@example.com intro-to-hls --for 720h
 //
-// Run it without arguments for the full usage.
+// Run it without arguments for the full usage. The logic is in
+// internal/admincli; this main only wires it to the process.
 package main
 
 import (
@@ -14,16 +15,18 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+
+	"github.com/cfgate/cfgate/internal/admincli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	err := admincli.Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		if !errors.Is(err, errUsage) {
+		if !errors.Is(err, admincli.ErrUsage) {
 			fmt.Fprintln(os.Stderr, err)
 		}
-		os.Exit(exitCode(err))
+		os.Exit(admincli.ExitCode(err))
 	}
 }

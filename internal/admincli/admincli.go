@@ -1,4 +1,8 @@
-package main
+// Package admincli is the operator CLI of cfgate's store (users, the course
+// catalogue, grants and sessions, in the deployed DynamoDB table or in the
+// embedded store file of the local distribution): the logic behind
+// functions/login/admin, whose main only wires it to the process.
+package admincli
 
 import (
 	"bufio"
@@ -26,7 +30,8 @@ import (
 	"github.com/cfgate/cfgate/internal/store/mem"
 )
 
-const usage = `usage: admin [--table NAME | --local FILE] COMMAND [ARGS]
+// Usage is the CLI's help text.
+const Usage = `usage: admin [--table NAME | --local FILE] COMMAND [ARGS]
 
 Manage cfgate's store: users, the course catalogue, grants and sessions.
 
@@ -73,11 +78,13 @@ Examples:
   go run ./functions/login/admin --local cfgate-state/store.json courses list
 `
 
-// errUsage is returned after the usage text was printed for a bad command line.
-var errUsage = errors.New("admin: usage")
+// ErrUsage is returned after the Usage text was printed for a bad command line.
+var ErrUsage = errors.New("admin: usage")
 
-func exitCode(err error) int {
-	if errors.Is(err, errUsage) {
+// ExitCode is the process exit status for an error of Run: 2 for a bad
+// command line, 1 otherwise.
+func ExitCode(err error) int {
+	if errors.Is(err, ErrUsage) {
 		return 2
 	}
 	return 1
@@ -131,14 +138,15 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 
 func newFlagSet(name string, b *backend) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // errors are reported by run, with the usage
+	fs.SetOutput(io.Discard) // errors are reported by Run, with the usage
 	b.register(fs)
 	return fs
 }
 
-// run is the CLI. stdin supplies passwords (see readPassword).
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	return runWith(ctx, args, stdin, stdout, stderr, time.Now)
+// Run is the CLI: args without the program name. stdin supplies passwords
+// (see readPassword).
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return RunWith(ctx, args, stdin, stdout, stderr, time.Now)
 }
 
 // command is one subcommand: its name words, how many positional arguments
@@ -182,18 +190,19 @@ func commands() []command {
 	}
 }
 
-func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, now func() time.Time) error {
+// RunWith is Run with a clock.
+func RunWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, now func() time.Time) error {
 	bad := func(format string, a ...any) error {
 		fmt.Fprintf(stderr, "admin: "+format+"\n\n", a...)
-		_, _ = io.WriteString(stderr, usage)
-		return errUsage
+		_, _ = io.WriteString(stderr, Usage)
+		return ErrUsage
 	}
 	var b backend
 	top := newFlagSet("admin", &b)
 	help := top.Bool("help", false, "show usage")
 	top.BoolVar(help, "h", false, "show usage")
 	printUsage := func() error {
-		_, err := io.WriteString(stdout, usage)
+		_, err := io.WriteString(stdout, Usage)
 		return err
 	}
 	// Global flags before the command.
@@ -444,18 +453,20 @@ func usersUnlock(e *env, a []string) error {
 	return nil
 }
 
-type grantJSON struct {
+// GrantJSON is one grant in `users show --json`.
+type GrantJSON struct {
 	Course  string     `json:"course"`
 	Expires *time.Time `json:"expires,omitempty"`
 	Active  bool       `json:"active"`
 }
 
-type userJSON struct {
+// UserJSON is the output of `users show --json`.
+type UserJSON struct {
 	Email    string      `json:"email"`
 	Disabled bool        `json:"disabled"`
 	Created  *time.Time  `json:"created,omitempty"`
 	Failures int         `json:"failures"` // in the current lockout window
-	Grants   []grantJSON `json:"grants"`
+	Grants   []GrantJSON `json:"grants"`
 }
 
 func usersShow(e *env, a []string, asJSON bool) error {
@@ -472,12 +483,12 @@ func usersShow(e *env, a []string, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	out := userJSON{Email: u.Email, Disabled: u.Disabled, Failures: fails, Grants: []grantJSON{}}
+	out := UserJSON{Email: u.Email, Disabled: u.Disabled, Failures: fails, Grants: []GrantJSON{}}
 	if !u.CreatedAt.IsZero() {
 		out.Created = &u.CreatedAt
 	}
 	for _, g := range grants {
-		gj := grantJSON{Course: g.CourseID, Active: g.Active(now)}
+		gj := GrantJSON{Course: g.CourseID, Active: g.Active(now)}
 		if !g.Expires.IsZero() {
 			gj.Expires = &g.Expires
 		}
