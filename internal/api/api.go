@@ -51,10 +51,22 @@ type PasswordVerifier interface {
 	DummyVerify(pw string) bool
 }
 
+// Rehasher is implemented by a PasswordVerifier that can tell a stored hash
+// made with other parameters than its current ones, and hash anew: after a
+// successful login such a hash is replaced.
+type Rehasher interface {
+	NeedsRehash(hash string) bool
+	Hash(pw string) (string, error)
+}
+
+// argon2Verifier is the default: internal/password, with a failed login
+// always costing at least a Default hash's work (password.VerifyLogin).
 type argon2Verifier struct{}
 
-func (argon2Verifier) Verify(hash, pw string) (bool, error) { return password.Verify(hash, pw) }
+func (argon2Verifier) Verify(hash, pw string) (bool, error) { return password.VerifyLogin(hash, pw) }
 func (argon2Verifier) DummyVerify(pw string) bool           { return password.DummyVerify(pw) }
+func (argon2Verifier) NeedsRehash(hash string) bool         { return password.NeedsRehash(hash) }
+func (argon2Verifier) Hash(pw string) (string, error)       { return password.Hash(pw) }
 
 // Config configures a Handler. The distribution domain and the CloudFront
 // cookie attributes belong to the cfsign.Issuer given to New.

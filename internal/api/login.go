@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -110,6 +111,8 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, req *request) er
 		return badCredentials(reason)
 	}
 
+	h.rehash(ctx, u, pw, req.user)
+
 	if err := h.store.ResetSourceFailures(ctx, email, req.source); err != nil {
 		return internal("store_error", err, "reset failures")
 	}
@@ -136,4 +139,24 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, req *request) er
 	h.log.LogAttrs(ctx, slog.LevelInfo, "login", slog.String("user", req.user), slog.Int("courses", len(courses)))
 	writeJSON(w, http.StatusOK, sessionBody{Email: email, Courses: courses})
 	return nil
+}
+
+// rehash replaces, after a successful login, a stored hash made with other
+// parameters than the current ones (an import, or a hash from before the
+// defaults changed): such hashes cost other work than a Default one, so they
+// should not last. A failure is logged; the login goes on.
+func (h *Handler) rehash(ctx context.Context, u store.User, pw, user string) {
+	r, ok := h.pw.(Rehasher)
+	if !ok || !r.NeedsRehash(u.PasswordHash) {
+		return
+	}
+	hash, err := r.Hash(pw)
+	if err == nil {
+		err = h.store.ReplacePasswordHash(ctx, u.Email, u.PasswordHash, hash)
+	}
+	if err != nil {
+		h.log.LogAttrs(ctx, slog.LevelWarn, "rehash password", slog.String("user", user), slog.String("error", err.Error()))
+		return
+	}
+	h.log.LogAttrs(ctx, slog.LevelInfo, "password rehashed with the current parameters", slog.String("user", user))
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -121,5 +122,44 @@ func TestPasswordWaitAnswers503(t *testing.T) {
 	// With the slot free again, the next login goes through.
 	if resp := e.do(req("POST", "/api/login", loginBodyJSON(bob, bobPW))); resp.StatusCode != http.StatusOK {
 		t.Errorf("login after the storm: %d, want 200", resp.StatusCode)
+	}
+}
+
+// TestRehashAfterLogin: a stored hash with other parameters than the
+// defaults is replaced by a Default one at the owner's next successful
+// login, and nothing else of the account changes; a failed login replaces
+// nothing.
+func TestRehashAfterLogin(t *testing.T) {
+	e := newEnv(t, withConfig(func(c *Config) { c.Passwords = argon2Verifier{} }))
+	ctx := t.Context()
+	before, err := e.st.GetUser(ctx, alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !password.NeedsRehash(before.PasswordHash) {
+		t.Fatal("the test's hashes should be cheap, non-default ones")
+	}
+	if resp := e.do(req("POST", "/api/login", loginBodyJSON(alice, "wrong password"))); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d", resp.StatusCode)
+	}
+	if u, _ := e.st.GetUser(ctx, alice); u.PasswordHash != before.PasswordHash {
+		t.Error("a failed login replaced the hash")
+	}
+	e.login(t, alice, alicePW)
+	after, err := e.st.GetUser(ctx, alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.PasswordHash == before.PasswordHash || password.NeedsRehash(after.PasswordHash) {
+		t.Errorf("after a login the hash is %q, want a new one with the default parameters", after.PasswordHash)
+	}
+	if ok, err := password.Verify(after.PasswordHash, alicePW); err != nil || !ok {
+		t.Errorf("the new hash does not verify the password: %v %v", ok, err)
+	}
+	if after.Disabled != before.Disabled || !after.CreatedAt.Equal(before.CreatedAt) {
+		t.Errorf("the rehash changed more than the hash: %+v → %+v", before, after)
+	}
+	if !strings.Contains(e.logs.String(), "password rehashed") {
+		t.Error("no log line says the hash was replaced")
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -117,10 +118,43 @@ var dummyHash = func() string {
 	return format(Default, salt, key)
 }()
 
+// VerifyLogin is Verify for a login, where a failure must cost at least the
+// work of a wrong password on a Default hash, whatever is stored, so that
+// timing tells no kind of account from another or from an unknown email
+// (which gets DummyVerify):
+//   - a stored hash that does not parse gets DummyVerify's work, and the
+//     error;
+//   - a hash with other parameters is verified with its own, and a failure
+//     then also does DummyVerify's work, unless its own cost at least as much
+//     (memory × passes) as the Default.
+//
+// A hash whose parameters are not the Default is replaced at the owner's
+// next successful login (NeedsRehash), so such accounts do not last.
+func VerifyLogin(hash, pw string) (bool, error) {
+	p, _, _, perr := Parse(hash)
+	if perr != nil {
+		DummyVerify(pw)
+		return false, perr
+	}
+	ok, err := Verify(hash, pw)
+	if err != nil {
+		DummyVerify(pw)
+		return false, err
+	}
+	if !ok && uint64(p.Memory)*uint64(p.Time) < uint64(Default.Memory)*uint64(Default.Time) {
+		DummyVerify(pw)
+	}
+	return ok, nil
+}
+
+// dummyRuns counts DummyVerify calls, for tests of equal work.
+var dummyRuns atomic.Int64
+
 // DummyVerify does the work of Verify against a hash with the Default
 // parameters and returns false. Call it for unknown users so they cost the
 // same time (and memory) as a wrong password for a known user.
 func DummyVerify(pw string) bool {
+	dummyRuns.Add(1)
 	_, _ = Verify(dummyHash, pw)
 	return false
 }

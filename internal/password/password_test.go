@@ -210,3 +210,47 @@ func BenchmarkDummyVerify(b *testing.B) {
 		DummyVerify("correct horse battery staple")
 	}
 }
+
+// TestVerifyLoginEqualWork: a failed login costs at least a Default hash's
+// work whatever is stored, counted in DummyVerify calls on top of the
+// verification itself.
+func TestVerifyLoginEqualWork(t *testing.T) {
+	def, err := HashWith("right", Params{Memory: Default.Memory, Time: Default.Time, Threads: 1, SaltLen: 16, KeyLen: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A weaker stored hash (an import, or a hash from before the defaults
+	// grew), written by hand since HashWith refuses to make one.
+	cheap := format(Params{Memory: 64, Time: 1, Threads: 1}, []byte("0123456789abcdef"), make([]byte, 32))
+	strong, err := HashWith("right", Params{Memory: 2 * Default.Memory, Time: Default.Time, Threads: 1, SaltLen: 16, KeyLen: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		hash, pw   string
+		ok         bool
+		wantErr    bool
+		extraDummy int64
+	}{
+		{"unparseable hash", "$argon2id$v=19$m=19456,t=2,p=1$bad", "pw", false, true, 1},
+		{"another algorithm", "$2y$10$abcdefghijklmnopqrstuu", "pw", false, true, 1},
+		{"default hash, wrong password", def, "wrong", false, false, 0},
+		{"default hash, right password", def, "right", true, false, 0},
+		{"weaker hash, wrong password", cheap, "wrong", false, false, 1},
+		{"stronger hash, wrong password", strong, "wrong", false, false, 0},
+		{"stronger hash, right password", strong, "right", true, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := dummyRuns.Load()
+			ok, err := VerifyLogin(tt.hash, tt.pw)
+			if ok != tt.ok || (err != nil) != tt.wantErr {
+				t.Errorf("VerifyLogin = %v, %v; want %v, error %v", ok, err, tt.ok, tt.wantErr)
+			}
+			if got := dummyRuns.Load() - before; got != tt.extraDummy {
+				t.Errorf("%d DummyVerify calls, want %d", got, tt.extraDummy)
+			}
+		})
+	}
+}

@@ -93,6 +93,11 @@ type Store interface {
 	GetUser(ctx context.Context, email string) (User, error)
 	CreateUser(ctx context.Context, u User) error // ErrExists if present
 	PutUser(ctx context.Context, u User) error    // create or replace
+	// ReplacePasswordHash sets the user's password hash to newHash if it is
+	// still oldHash, atomically and touching no other field (a rehash after
+	// login must not undo an operator's concurrent change); ErrNotFound if
+	// the user is gone or the hash has changed.
+	ReplacePasswordHash(ctx context.Context, email, oldHash, newHash string) error
 
 	// Catalogue.
 	GetCourse(ctx context.Context, id string) (Course, error)

@@ -362,6 +362,31 @@ func (st *Store) PutUser(ctx context.Context, u store.User) error {
 	return nil
 }
 
+// ReplacePasswordHash implements store.Store: one conditional UpdateItem.
+func (st *Store) ReplacePasswordHash(ctx context.Context, email, oldHash, newHash string) error {
+	if err := needKey("email", email); err != nil {
+		return fmt.Errorf("replace password hash: %w", err)
+	}
+	if newHash == "" {
+		return errors.New("replace password hash: empty hash")
+	}
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 st.table,
+		Key:                       key(pkUser+email, skProfile),
+		UpdateExpression:          aws.String("SET #hash = :new"),
+		ConditionExpression:       aws.String("#hash = :old"),
+		ExpressionAttributeNames:  map[string]string{"#hash": attrHash},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":old": s(oldHash), ":new": s(newHash)},
+	})
+	if isConditionFailed(err) {
+		return fmt.Errorf("replace password hash of %s: %w", store.UserRef(email), store.ErrNotFound)
+	}
+	if err != nil {
+		return wrapErr(fmt.Sprintf("replace password hash of %s", store.UserRef(email)), err)
+	}
+	return nil
+}
+
 // Catalogue.
 
 func courseFrom(it map[string]types.AttributeValue) store.Course {

@@ -172,6 +172,25 @@ func (s *Store) PutUser(_ context.Context, u store.User) error {
 	})
 }
 
+// ReplacePasswordHash implements store.Store.
+func (s *Store) ReplacePasswordHash(_ context.Context, email, oldHash, newHash string) error {
+	if err := needKey("email", email); err != nil {
+		return fmt.Errorf("replace password hash: %w", err)
+	}
+	if newHash == "" {
+		return errors.New("replace password hash: empty hash")
+	}
+	return s.update(func() (bool, error) {
+		u, ok := s.d.Users[email]
+		if !ok || u.PasswordHash != oldHash {
+			return false, fmt.Errorf("replace password hash of %s: %w", store.UserRef(email), store.ErrNotFound)
+		}
+		u.PasswordHash = newHash
+		s.d.Users[email] = u
+		return true, nil
+	})
+}
+
 // GetCourse implements store.Store.
 func (s *Store) GetCourse(_ context.Context, id string) (store.Course, error) {
 	var c store.Course

@@ -97,6 +97,17 @@ func testUsers(t *testing.T, st store.Store) {
 		t.Errorf("after PutUser: GetUser = %+v, want %+v", got, u)
 	}
 
+	// ReplacePasswordHash: only from the expected hash, and nothing else changes.
+	wantErr(t, "ReplacePasswordHash(stale)", st.ReplacePasswordHash(ctx(t), u.Email, "not-the-hash", "x"), store.ErrNotFound)
+	wantErr(t, "ReplacePasswordHash(absent)", st.ReplacePasswordHash(ctx(t), "nobody@example.com", "h", "x"), store.ErrNotFound)
+	must(t, "ReplacePasswordHash", st.ReplacePasswordHash(ctx(t), u.Email, "new-hash", "rehashed"))
+	got, err = st.GetUser(ctx(t), u.Email)
+	must(t, "GetUser", err)
+	if want := (store.User{Email: u.Email, PasswordHash: "rehashed", Disabled: true, CreatedAt: u.CreatedAt}); got != want {
+		t.Errorf("after ReplacePasswordHash: GetUser = %+v, want %+v", got, want)
+	}
+	u.PasswordHash = "rehashed"
+
 	fresh := store.User{Email: "bob@example.com", PasswordHash: "h"} // zero CreatedAt stays zero
 	must(t, "PutUser(create)", st.PutUser(ctx(t), fresh))
 	got, err = st.GetUser(ctx(t), fresh.Email)
