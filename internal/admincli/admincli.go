@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/mail"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -31,7 +32,7 @@ import (
 )
 
 // Usage is the CLI's help text.
-const Usage = `usage: admin [--table NAME | --local FILE] COMMAND [ARGS]
+const Usage = `usage: admin [--table NAME | --local --state DIR] COMMAND [ARGS]
 
 Manage cfgate's store: users, the course catalogue, grants and sessions.
 
@@ -39,9 +40,11 @@ Backends (exactly one; flags may also follow the command):
   --table NAME   the DynamoDB table (default: $TABLE_NAME), through the AWS SDK's
                  standard configuration: AWS_REGION, AWS_PROFILE, credentials
                  chain, AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_DYNAMODB
-  --local FILE   the embedded store persisted in FILE; the local distribution
-                 (go run ./distribution) uses cfgate-state/store.json, and sees
-                 changes made here without a restart; created on first change
+  --local --state DIR
+                 the local distribution's state folder, as for the keys CLI:
+                 its embedded store DIR/store.json (go run ./distribution uses
+                 cfgate-state, and sees changes made here without a restart);
+                 created on first change
 
 Commands:
   users add EMAIL             create a user; password from stdin or a prompt
@@ -75,7 +78,7 @@ Examples:
   go run ./functions/login/admin sessions revoke-all ada@example.com
 
   AWS_ENDPOINT_URL=http://127.0.0.1:5000 go run ./functions/login/admin --table t table create
-  go run ./functions/login/admin --local cfgate-state/store.json courses list
+  go run ./functions/login/admin --local --state cfgate-state courses list
 `
 
 // ErrUsage is returned after the Usage text was printed for a bad command line.
@@ -106,14 +109,20 @@ type env struct {
 // backend holds the backend flags, registered on every flag set so they can
 // come before or after the command.
 type backend struct {
-	table, local string
+	table, state string
+	local        bool
 }
+
+// StoreFile is the embedded store's file in a state folder (the local
+// distribution's layout).
+const StoreFile = "store.json"
 
 func (b *backend) register(fs *flag.FlagSet) {
 	// The current values are the defaults: registering must not reset flags
 	// given before the command.
 	fs.StringVar(&b.table, "table", b.table, "DynamoDB table `NAME` (default $TABLE_NAME)")
-	fs.StringVar(&b.local, "local", b.local, "embedded store `FILE`")
+	fs.BoolVar(&b.local, "local", b.local, "use the local distribution's state folder (--state) instead of DynamoDB")
+	fs.StringVar(&b.state, "state", b.state, "the local distribution's state `folder` (with --local)")
 }
 
 // parse parses flags anywhere among the arguments and returns the positional
@@ -247,20 +256,24 @@ func RunWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 
 	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, now: now}
 	// --local wins over $TABLE_NAME, not over --table.
-	if b.table == "" && b.local == "" {
+	if b.table == "" && !b.local {
 		b.table = os.Getenv("TABLE_NAME")
 	}
 	switch {
-	case b.table != "" && b.local != "":
+	case b.table != "" && b.local:
 		return bad("--table and --local are exclusive")
-	case b.table == "" && b.local == "":
-		return bad("no store: give --table NAME (or set TABLE_NAME) or --local FILE")
+	case b.local && b.state == "":
+		return bad("--local needs --state DIR (the local distribution's state folder)")
+	case !b.local && b.state != "":
+		return bad("--state is for the local store: add --local")
+	case b.table == "" && !b.local:
+		return bad("no store: give --table NAME (or set TABLE_NAME) or --local --state DIR")
 	}
-	if b.local != "" {
+	if b.local {
 		if name == "table create" {
 			return errors.New("admin: table create needs --table (the local store needs no setup)")
 		}
-		st, err := mem.Open(b.local)
+		st, err := mem.Open(filepath.Join(b.state, StoreFile))
 		if err != nil {
 			return fmt.Errorf("admin: %w", err)
 		}

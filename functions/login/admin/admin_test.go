@@ -200,7 +200,7 @@ func exercise(t *testing.T, c cli, st store.Store) {
 
 func TestRunLocal(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.json")
-	c := cli{t: t, backend: []string{"--local", path}}
+	c := cli{t: t, backend: []string{"--local", "--state", filepath.Dir(path)}}
 	st, err := mem.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -237,20 +237,24 @@ func TestBackendSelection(t *testing.T) {
 	t.Setenv("TABLE_NAME", "")
 	c := cli{t: t}
 	c.fails("usage", "", "courses", "list") // no backend
-	c.fails("usage", "", "--table", "t", "--local", local, "courses", "list")
-	c.fails("usage", "", "--table", "t", "courses", "list", "--local", local)
+	state := filepath.Dir(local)
+	c.fails("usage", "", "--table", "t", "--local", "--state", state, "courses", "list")
+	c.fails("usage", "", "--table", "t", "courses", "list", "--local", "--state", state)
+	c.fails("usage", "", "--local", "courses", "list")        // no --state
+	c.fails("usage", "", "--state", state, "courses", "list") // no --local
+	c.fails("usage", "", "--local", "--state", state, "--table", "t", "courses", "list")
 
 	// --local after the command, and $TABLE_NAME does not override it.
 	t.Setenv("TABLE_NAME", "some-table")
-	c.ok("", "courses", "add", "intro", "--title", "Intro", "--local", local)
-	if out := c.ok("", "courses", "list", "--local", local); !strings.Contains(out, "intro") {
+	c.ok("", "courses", "add", "intro", "--title", "Intro", "--local", "--state", state)
+	if out := c.ok("", "courses", "list", "--local", "--state", state); !strings.Contains(out, "intro") {
 		t.Errorf("courses list:\n%s", out)
 	}
 }
 
 func TestRunRejects(t *testing.T) {
 	local := filepath.Join(t.TempDir(), "store.json")
-	c := cli{t: t, backend: []string{"--local", local}}
+	c := cli{t: t, backend: []string{"--local", "--state", filepath.Dir(local)}}
 	c.ok("", "courses", "add", "intro", "--title", "Intro")
 	tests := []struct {
 		name, want, stdin string
@@ -307,7 +311,7 @@ func TestUsage(t *testing.T) {
 	if err := admincli.Run(context.Background(), []string{"help"}, strings.NewReader(""), &out, &errb); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"users add EMAIL", "grant EMAIL COURSE", "sessions revoke-all", "table create", "--local FILE", "Examples:"} {
+	for _, want := range []string{"users add EMAIL", "grant EMAIL COURSE", "sessions revoke-all", "table create", "--local --state DIR", "Examples:"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q", want)
 		}

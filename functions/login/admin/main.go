@@ -3,7 +3,7 @@
 // embedded store file of the local distribution.
 //
 //	go run ./functions/login/admin --table cfgate-store users add ada@example.com
-//	go run ./functions/login/admin --local cfgate-state/store.json grant ada@example.com intro-to-hls --for 720h
+//	go run ./functions/login/admin --local --state cfgate-state grant ada@example.com intro-to-hls --for 720h
 //
 // Run it without arguments for the full usage. The logic is in
 // internal/admincli; this main only wires it to the process.
