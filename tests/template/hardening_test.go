@@ -263,12 +263,12 @@ func TestSupportedRegions(t *testing.T) {
 			t.Errorf("region %q is not one of the aws partition's", r)
 		}
 	}
-	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "docs", "deploy.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(readme), "`"+strings.Join(regions, "`, `")+"`") {
-		t.Errorf("README does not list the supported regions as `%s`", strings.Join(regions, "`, `"))
+		t.Errorf("docs/deploy.md does not list the supported regions as `%s`", strings.Join(regions, "`, `"))
 	}
 	needs.Tool(t, "cfn-lint")
 	if _, err := exec.LookPath("cfn-lint"); err != nil {

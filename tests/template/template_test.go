@@ -280,7 +280,7 @@ func TestCustomDomainAndLogs(t *testing.T) {
 			t.Fatal(err)
 		}
 		if dp := logs.AWSCloudFormationDeletionPolicy; dp != "Retain" {
-			t.Errorf("AccessLogsBucket DeletionPolicy = %q, want Retain (README Teardown deletes it after sam delete)", dp)
+			t.Errorf("AccessLogsBucket DeletionPolicy = %q, want Retain (docs/deploy.md, Teardown, deletes it after sam delete)", dp)
 		}
 	})
 }
