@@ -19,6 +19,7 @@ import (
 // user the operator disabled stays disabled, a revoked grant stays revoked,
 // and the password changes only when CFGATE_DEMO_PASSWORD asks for it.
 func TestSeedKeepsOperatorChanges(t *testing.T) {
+	needHLSJS(t)
 	ctx := context.Background()
 	tpl, err := findUp(".", "template.yaml")
 	if err != nil {
