@@ -96,7 +96,7 @@ func TestSignedRequestAndRetries(t *testing.T) {
 	defer srv.Close()
 	cfg := motoserverlessConfig()
 	c := New(cfg, srv.URL)
-	c.sleep = func(time.Duration) {}
+	c.rpc.Sleep = func(context.Context, time.Duration) error { return nil }
 	got, err := c.GetParameterValue(context.Background(), "/p")
 	if err != nil || got != "v.example.com" {
 		t.Fatalf("GetParameterValue = %q, %v", got, err)
