@@ -41,6 +41,11 @@ var contentTypes = map[string]string{
 	".webp":   "image/webp",
 	".ico":    "image/x-icon",
 	".woff2":  "font/woff2",
+	".bin":    "application/octet-stream",
+	".epub":   "application/epub+zip",
+	".zip":    "application/zip",
+	".gif":    "image/gif",
+	".avif":   "image/avif",
 }
 
 // ContentType returns the Content-Type for an object key, chosen by
@@ -58,30 +63,13 @@ func ContentType(key string) string {
 // render as a document or run as script (HTML, JavaScript, SVG, XML, CSS,
 // JSON, plain text) is left out: those objects would be served from the
 // distribution's own origin, beside /api, where script can act as the viewer.
-var courseTypes = map[string]string{
-	".m3u8":   "application/vnd.apple.mpegurl",
-	".ts":     "video/mp2t",
-	".mp4":    "video/mp4",
-	".m4s":    "video/mp4",
-	".m4v":    "video/mp4",
-	".m4a":    "audio/mp4",
-	".aac":    "audio/aac",
-	".mp3":    "audio/mpeg",
-	".ac3":    "audio/ac3",
-	".ec3":    "audio/eac3",
-	".vtt":    "text/vtt",
-	".webvtt": "text/vtt",
-	".key":    "application/octet-stream", // AES-128 keys (EXT-X-KEY)
-	".bin":    "application/octet-stream", // AES-128 keys under ffmpeg's usual name
-	".pdf":    "application/pdf",
-	".epub":   "application/epub+zip",
-	".zip":    "application/zip",
-	".png":    "image/png",
-	".jpg":    "image/jpeg",
-	".jpeg":   "image/jpeg",
-	".webp":   "image/webp",
-	".gif":    "image/gif",
-	".avif":   "image/avif",
+var courseTypes = map[string]bool{
+	".m3u8": true, ".ts": true, ".mp4": true, ".m4s": true, ".m4v": true,
+	".m4a": true, ".aac": true, ".mp3": true, ".ac3": true, ".ec3": true,
+	".vtt": true, ".webvtt": true,
+	".key": true, ".bin": true, // AES-128 keys (EXT-X-KEY; .bin is ffmpeg's usual name)
+	".pdf": true, ".epub": true, ".zip": true,
+	".png": true, ".jpg": true, ".jpeg": true, ".webp": true, ".gif": true, ".avif": true,
 }
 
 // downloads are the course types that a viewer saves rather than plays or
@@ -100,11 +88,10 @@ type CourseObject struct {
 // and false if its extension is not on the course allowlist (see CourseExts).
 func Course(key string) (CourseObject, bool) {
 	ext := strings.ToLower(path.Ext(key))
-	ct, ok := courseTypes[ext]
-	if !ok {
+	if !courseTypes[ext] {
 		return CourseObject{}, false
 	}
-	o := CourseObject{ContentType: ct}
+	o := CourseObject{ContentType: contentTypes[ext]}
 	if downloads[ext] {
 		o.Disposition = Attachment(path.Base(key))
 	}

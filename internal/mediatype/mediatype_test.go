@@ -34,6 +34,11 @@ func TestCourseAllowlist(t *testing.T) {
 			t.Errorf("Course(%q) = %+v, true; want refused", key, got)
 		}
 	}
+	for _, e := range CourseExts() {
+		if o, ok := Course("courses/a/x" + e); !ok || contentTypes[e] == "" || o.ContentType != contentTypes[e] {
+			t.Errorf("course type %s has no Content-Type of its own (%+v)", e, o)
+		}
+	}
 	exts := strings.Join(CourseExts(), " ")
 	for _, e := range []string{".m3u8", ".pdf", ".zip"} {
 		if !strings.Contains(exts, e) {
