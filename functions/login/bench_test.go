@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cfgate/cfgate/internal/testutil/awslatency"
 )
 
 // Benchmarks of the deployable artifact, driven through this test's Runtime
@@ -94,6 +96,70 @@ func BenchmarkColdStart(b *testing.B) {
 			reportDist(b, "cpu", cpuMS)
 		})
 	}
+}
+
+// BenchmarkColdStartAWSLatency is BenchmarkColdStart's first /access with
+// every AWS call going through the latency harness at its defaults
+// (internal/testutil/awslatency: DynamoDB 4 ms, Secrets Manager and SSM
+// 20 ms per call; override with CFGATE_AWS_LATENCY), so init pays the
+// Secrets Manager fetch and the SSM parameter read, and the first /access its
+// DynamoDB round trips. Compare first-p50-ms with BenchmarkProcessFloor plus
+// the slowest init call plus the /access round trips.
+func BenchmarkColdStartAWSLatency(b *testing.B) {
+	w := seed(b)
+	session := benchSession(b, w)
+	delays, err := awslatency.FromEnv()
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := awslatency.Start(w.srv.Endpoint, delays)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	env := w.env()
+	env["LOG_LEVEL"] = "info"
+	delete(env, "DISTRIBUTION_DOMAIN")
+	env["DISTRIBUTION_DOMAIN_PARAMETER"] = w.parameter
+	for k, v := range envMap(p.Env()) {
+		env[k] = v // after motoserver's Env in startFunction: the proxy wins
+	}
+	payload := event(b, "access.json", session)
+	var initMS, firstMS []float64
+	for i := 0; i < b.N; i++ {
+		f := startFunction(b, w, env)
+		out, err := f.Invoke(context.Background(), payload)
+		done := time.Now()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if resp := decode(b, out); resp.StatusCode != 200 {
+			b.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
+		}
+		f.rt.mu.Lock()
+		initMS = append(initMS, float64(f.rt.firstNext.Sub(f.started).Microseconds())/1000)
+		f.rt.mu.Unlock()
+		firstMS = append(firstMS, float64(done.Sub(f.started).Microseconds())/1000)
+		_ = f.cmd.Process.Kill()
+		<-f.exited
+	}
+	calls := p.Calls()
+	for k, c := range calls {
+		b.ReportMetric(float64(c)/float64(b.N), strings.ReplaceAll(k, " ", "-")+"/op")
+	}
+	reportDist(b, "init", initMS)
+	reportDist(b, "first", firstMS)
+}
+
+// envMap turns KEY=value lines into a map.
+func envMap(lines []string) map[string]string {
+	m := make(map[string]string, len(lines))
+	for _, l := range lines {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
 }
 
 // initAWSms reads, from the function's "login function ready" log line, the

@@ -1,0 +1,62 @@
+package awslatency
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/cfgate/cfgate/internal/testutil/motoserver"
+)
+
+func TestParse(t *testing.T) {
+	d, err := Parse("dynamodb=10ms, ssm=0,sts=1s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d["dynamodb"] != 10*time.Millisecond || d["ssm"] != 0 || d["sts"] != time.Second || d["kms"] != Defaults["kms"] {
+		t.Fatalf("Parse: %v", d)
+	}
+	if Defaults["dynamodb"] != 4*time.Millisecond {
+		t.Fatal("Parse changed Defaults")
+	}
+	for _, bad := range []string{"dynamodb", "=1ms", "dynamodb=fast", "dynamodb=-1ms"} {
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("Parse(%q): no error", bad)
+		}
+	}
+}
+
+// TestProxyForwardsAndCounts sends real SDK calls through the proxy to
+// moto_server and checks they arrive and are attributed to their service.
+func TestProxyForwardsAndCounts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs moto_server (-short)")
+	}
+	srv := motoserver.Shared(t)
+	p, err := Start(srv.Endpoint, map[string]time.Duration{"dynamodb": time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	cfg, err := p.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := dynamodb.NewFromConfig(cfg).ListTables(ctx, &dynamodb.ListTablesInput{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := secretsmanager.NewFromConfig(cfg).ListSecrets(ctx, &secretsmanager.ListSecretsInput{}); err != nil {
+		t.Fatal(err)
+	}
+	got := p.Calls()
+	if got["dynamodb ListTables"] != 1 || got["secretsmanager ListSecrets"] != 1 || len(got) != 2 {
+		t.Fatalf("calls: %s", Format(got))
+	}
+	if len(p.Calls()) != 0 {
+		t.Fatal("Calls did not reset")
+	}
+}
