@@ -110,6 +110,13 @@ type Store interface {
 	DeleteGrant(ctx context.Context, email, courseID string) error // no error if absent
 	ListGrants(ctx context.Context, email string) ([]Grant, error) // sorted by CourseID
 
+	// GetUserGrant returns a user and their grant on one course, read
+	// together (one BatchGetItem on DynamoDB): what /access needs once it
+	// has the session. ErrNotFound if the user does not exist; a user
+	// without that grant gives granted == false and no error. The grant is
+	// returned as stored, even if expired (see above).
+	GetUserGrant(ctx context.Context, email, courseID string) (u User, g Grant, granted bool, err error)
+
 	// Sessions.
 	CreateSession(ctx context.Context, s Session) error
 	GetSession(ctx context.Context, idHash string) (Session, error)

@@ -18,7 +18,9 @@
 //	CATALOGUE        COURSE#<id>      id, title                        catalogue listing (ListCourses)
 //	SESSION#<hash>   SESSION          email, created, expires, ttl     store.Session
 //
-// Access patterns: every read is a consistent GetItem or Query, never a Scan.
+// Access patterns: every read is a consistent GetItem, BatchGetItem or Query,
+// never a Scan. GetUserGrant reads the PROFILE and GRANT#<course> items of a
+// user in one BatchGetItem.
 // ListGrants is a Query on PK=USER#<email>, SK begins_with GRANT#, so it comes
 // back sorted by course id; ListCourses is a Query on PK=CATALOGUE.
 // PutCourse writes the course and its catalogue entry in one transaction.
@@ -85,6 +87,11 @@ type QueryAPI interface {
 	Query(ctx context.Context, params *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 }
 
+// BatchGetItemAPI is the BatchGetItem method of *dynamodb.Client.
+type BatchGetItemAPI interface {
+	BatchGetItem(ctx context.Context, params *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+}
+
 // TransactWriteItemsAPI is the TransactWriteItems method of *dynamodb.Client.
 type TransactWriteItemsAPI interface {
 	TransactWriteItems(ctx context.Context, params *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
@@ -97,6 +104,7 @@ type DynamoAPI interface {
 	DeleteItemAPI
 	UpdateItemAPI
 	QueryAPI
+	BatchGetItemAPI
 	TransactWriteItemsAPI
 }
 
@@ -457,6 +465,66 @@ func (st *Store) GetGrant(ctx context.Context, email, courseID string) (store.Gr
 		return store.Grant{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
 	}
 	return grantFrom(it), nil
+}
+
+// maxBatchAttempts bounds the BatchGetItem calls of one GetUserGrant while
+// DynamoDB returns keys unprocessed (which it does under throttling).
+const maxBatchAttempts = 4
+
+// GetUserGrant implements store.Store: one consistent BatchGetItem of the
+// user's PROFILE and GRANT#<course> items (2 RCU for items up to 4 KB).
+func (st *Store) GetUserGrant(ctx context.Context, email, courseID string) (store.User, store.Grant, bool, error) {
+	op := fmt.Sprintf("get user %q and grant → %q", email, courseID)
+	if err := errors.Join(needKey("email", email), needKey("course id", courseID)); err != nil {
+		return store.User{}, store.Grant{}, false, fmt.Errorf("%s: %w", op, err)
+	}
+	pk := pkUser + email
+	req := map[string]types.KeysAndAttributes{*st.table: {
+		Keys:           []map[string]types.AttributeValue{key(pk, skProfile), key(pk, skGrant+courseID)},
+		ConsistentRead: aws.Bool(true),
+	}}
+	var profile, grant map[string]types.AttributeValue
+	for attempt := 0; ; attempt++ {
+		out, err := st.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+		if err != nil {
+			return store.User{}, store.Grant{}, false, wrapErr(op, err)
+		}
+		for _, it := range out.Responses[*st.table] {
+			switch getS(it, attrSK) {
+			case skProfile:
+				profile = it
+			case skGrant + courseID:
+				grant = it
+			}
+		}
+		req = out.UnprocessedKeys
+		if len(req) == 0 {
+			break
+		}
+		if attempt+1 >= maxBatchAttempts {
+			return store.User{}, store.Grant{}, false, fmt.Errorf("%s: %w: keys still unprocessed after %d attempts", op, store.ErrThrottled, maxBatchAttempts)
+		}
+		t := time.NewTimer(time.Duration(10<<attempt) * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return store.User{}, store.Grant{}, false, wrapErr(op, ctx.Err())
+		}
+	}
+	if profile == nil {
+		return store.User{}, store.Grant{}, false, fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	}
+	u := store.User{
+		Email:        getS(profile, attrEmail),
+		PasswordHash: getS(profile, attrHash),
+		Disabled:     getBool(profile, attrDisabled),
+		CreatedAt:    getTime(profile, attrCreated),
+	}
+	if grant == nil {
+		return u, store.Grant{}, false, nil
+	}
+	return u, grantFrom(grant), true, nil
 }
 
 // PutGrant implements store.Store.

@@ -44,6 +44,10 @@ func (f fakeDynamo) Query(context.Context, *dynamodb.QueryInput, ...func(*dynamo
 	return nil, f("Query")
 }
 
+func (f fakeDynamo) BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	return nil, f("BatchGetItem")
+}
+
 func (f fakeDynamo) TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
 	return nil, f("TransactWriteItems")
 }
@@ -60,6 +64,7 @@ func calls(st *Store) map[string]error {
 	errs["PutCourse"] = st.PutCourse(ctx, store.Course{ID: "c"})
 	_, errs["ListCourses"] = st.ListCourses(ctx)
 	_, errs["GetGrant"] = st.GetGrant(ctx, "a@b.c", "c")
+	_, _, _, errs["GetUserGrant"] = st.GetUserGrant(ctx, "a@b.c", "c")
 	errs["PutGrant"] = st.PutGrant(ctx, store.Grant{Email: "a@b.c", CourseID: "c"})
 	errs["DeleteGrant"] = st.DeleteGrant(ctx, "a@b.c", "c")
 	_, errs["ListGrants"] = st.ListGrants(ctx, "a@b.c")
@@ -144,5 +149,39 @@ func TestThrottlingThroughSDK(t *testing.T) {
 				t.Errorf("RecordFailure error = %v, want ErrThrottled", err)
 			}
 		})
+	}
+}
+
+// unprocessedDynamo is a fake DynamoAPI (DynamoDB returns unprocessed keys
+// under throttling, which moto_server never does) whose BatchGetItem leaves
+// every key unprocessed for its first `fails` calls, then answers with the
+// user's profile only.
+type unprocessedDynamo struct {
+	fakeDynamo
+	fails, calls int
+}
+
+func (u *unprocessedDynamo) BatchGetItem(_ context.Context, in *dynamodb.BatchGetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	u.calls++
+	if u.calls <= u.fails {
+		return &dynamodb.BatchGetItemOutput{UnprocessedKeys: in.RequestItems}, nil
+	}
+	return &dynamodb.BatchGetItemOutput{Responses: map[string][]map[string]types.AttributeValue{
+		"t": {item(pkUser+"a@b.c", skProfile, map[string]types.AttributeValue{attrEmail: s("a@b.c")})},
+	}}, nil
+}
+
+func TestGetUserGrantUnprocessedKeys(t *testing.T) {
+	// Retried until processed.
+	f := &unprocessedDynamo{fails: maxBatchAttempts - 1}
+	u, _, granted, err := New(f, "t").GetUserGrant(t.Context(), "a@b.c", "c")
+	if err != nil || u.Email != "a@b.c" || granted || f.calls != maxBatchAttempts {
+		t.Fatalf("GetUserGrant = %+v, %v, %v after %d calls", u, granted, err, f.calls)
+	}
+	// Never processed: throttled, not "not found".
+	f = &unprocessedDynamo{fails: maxBatchAttempts}
+	_, _, _, err = New(f, "t").GetUserGrant(t.Context(), "a@b.c", "c")
+	if !errors.Is(err, store.ErrThrottled) || errors.Is(err, store.ErrNotFound) || f.calls != maxBatchAttempts {
+		t.Fatalf("GetUserGrant error = %v after %d calls, want ErrThrottled after %d", err, f.calls, maxBatchAttempts)
 	}
 }

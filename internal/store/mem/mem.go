@@ -241,6 +241,19 @@ func (s *Store) GetGrant(_ context.Context, email, courseID string) (store.Grant
 	return g, err
 }
 
+// GetUserGrant implements store.Store.
+func (s *Store) GetUserGrant(_ context.Context, email, courseID string) (u store.User, g store.Grant, granted bool, err error) {
+	err = s.view(func() error {
+		var ok bool
+		if u, ok = s.d.Users[email]; !ok {
+			return fmt.Errorf("get user %q: %w", email, store.ErrNotFound)
+		}
+		g, granted = s.d.Grants[email][courseID]
+		return nil
+	})
+	return u, g, granted, err
+}
+
 // PutGrant implements store.Store.
 func (s *Store) PutGrant(_ context.Context, g store.Grant) error {
 	if err := errors.Join(needKey("email", g.Email), needKey("course id", g.CourseID)); err != nil {

@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Courses", testCourses},
 		{"Grants", testGrants},
 		{"GrantExpiry", testGrantExpiry},
+		{"UserGrant", testUserGrant},
 		{"Sessions", testSessions},
 		{"DeleteUserSessions", testDeleteUserSessions},
 		{"FailureWindow", testFailureWindow},
@@ -195,6 +196,50 @@ func testGrants(t *testing.T, st store.Store) {
 	must(t, "ListGrants", err)
 	if want := []store.Grant{grants[2], grants[0]}; !slices.Equal(list, want) {
 		t.Errorf("ListGrants = %v, want %v", list, want)
+	}
+}
+
+func testUserGrant(t *testing.T, st store.Store) {
+	const ada, bob = "ada@example.com", "bob@example.com"
+	// A grant without its user: the user is what is missing.
+	must(t, "PutGrant", st.PutGrant(ctx(t), store.Grant{Email: bob, CourseID: "intro"}))
+	_, _, _, err := st.GetUserGrant(ctx(t), bob, "intro")
+	wantErr(t, "GetUserGrant(no user)", err, store.ErrNotFound)
+
+	u := store.User{Email: ada, PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", Disabled: true, CreatedAt: base}
+	must(t, "PutUser", st.PutUser(ctx(t), u))
+	gotU, gotG, granted, err := st.GetUserGrant(ctx(t), ada, "intro")
+	must(t, "GetUserGrant(no grant)", err)
+	if gotU != u || granted || gotG != (store.Grant{}) {
+		t.Errorf("GetUserGrant(no grant) = %+v, %+v, %v; want %+v, no grant", gotU, gotG, granted, u)
+	}
+
+	expired := store.Grant{Email: ada, CourseID: "intro", Expires: base.Add(-time.Hour)}
+	other := store.Grant{Email: ada, CourseID: "intro-2"}
+	must(t, "PutGrant", st.PutGrant(ctx(t), expired))
+	must(t, "PutGrant", st.PutGrant(ctx(t), other))
+	gotU, gotG, granted, err = st.GetUserGrant(ctx(t), ada, "intro")
+	must(t, "GetUserGrant", err)
+	if gotU != u || !granted || gotG != expired {
+		t.Errorf("GetUserGrant = %+v, %+v, %v; want %+v, %+v (expired grants as stored)", gotU, gotG, granted, u, expired)
+	}
+	// The course id is matched exactly: "intro" is not "intro-2" or "intr".
+	_, gotG, granted, err = st.GetUserGrant(ctx(t), ada, "intro-2")
+	must(t, "GetUserGrant(intro-2)", err)
+	if !granted || gotG != other {
+		t.Errorf("GetUserGrant(intro-2) = %+v, %v; want %+v", gotG, granted, other)
+	}
+	_, _, granted, err = st.GetUserGrant(ctx(t), ada, "intr")
+	must(t, "GetUserGrant(intr)", err)
+	if granted {
+		t.Error("GetUserGrant(intr) found a grant")
+	}
+	// Another user's grant is not this user's.
+	_, _, granted, err = st.GetUserGrant(ctx(t), ada, "bobs")
+	must(t, "GetUserGrant(bobs)", err)
+	must(t, "PutGrant", st.PutGrant(ctx(t), store.Grant{Email: bob, CourseID: "bobs"}))
+	if _, _, granted2, err := st.GetUserGrant(ctx(t), ada, "bobs"); err != nil || granted || granted2 {
+		t.Errorf("GetUserGrant(ada, bobs) = %v, %v, %v: bob's grant leaked to ada", granted, granted2, err)
 	}
 }
 
