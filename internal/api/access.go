@@ -4,11 +4,11 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/cfgate/cfgate/internal/cfsign"
 	"github.com/cfgate/cfgate/internal/keysource"
-	"github.com/cfgate/cfgate/internal/store"
 )
 
 type accessBody struct {
@@ -27,24 +27,37 @@ func (h *Handler) access(w http.ResponseWriter, r *http.Request, req *request) e
 		req.courseID = "" // not echoed into metrics
 		return fail(kindNotFound, "malformed_course_id", "")
 	}
+	// Two DynamoDB round trips: the session, then the user and the grant in
+	// one request; the course comes from the catalogue copy (read in the
+	// same round when it is stale).
 	ctx, now := r.Context(), h.now()
-	s, err := h.sessionUser(ctx, r, req, now, kindForbidden, "account disabled")
+	s, err := h.currentSession(ctx, r, now)
 	if err != nil {
 		return err
 	}
-
-	if _, err := h.store.GetCourse(ctx, id); errors.Is(err, store.ErrNotFound) {
-		return fail(kindNotFound, "unknown_course", "")
-	} else if err != nil {
-		return internal("store_error", err, "get course %q", id)
+	req.user = userHash(s.Email)
+	var (
+		wg     sync.WaitGroup
+		catErr error
+	)
+	cat, fresh := h.cat.cached(now)
+	if !fresh {
+		wg.Go(func() { cat, catErr = h.cat.load(ctx, now) })
 	}
-
-	g, err := h.store.GetGrant(ctx, s.Email, id)
+	u, g, granted, err := h.store.GetUserGrant(ctx, s.Email, id)
+	wg.Wait()
+	if err := checkUser(u, err, kindForbidden, "account disabled"); err != nil {
+		return err
+	}
+	if catErr != nil {
+		return internal("store_error", catErr, "list courses")
+	}
+	if _, ok := cat[id]; !ok {
+		return fail(kindNotFound, "unknown_course", "")
+	}
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case !granted:
 		return fail(kindForbidden, "not_granted", "no access to this course")
-	case err != nil:
-		return internal("store_error", err, "get grant")
 	case !g.Active(now):
 		return fail(kindForbidden, "grant_expired", "no access to this course")
 	}

@@ -100,6 +100,10 @@ type Config struct {
 	OriginVerifier OriginVerifier
 	// MaxBodyBytes bounds request bodies (default 16 KiB; larger is 413).
 	MaxBodyBytes int64
+	// CatalogueTTL is how long the handler answers from the catalogue it
+	// last read from the store (default DefaultCatalogueTTL): a course added
+	// is offered and signed for at most this long after it is stored.
+	CatalogueTTL time.Duration
 	// Metrics receives one Embedded Metric Format line per access decision
 	// and login outcome (default os.Stdout, which Lambda ships to CloudWatch).
 	Metrics io.Writer
@@ -121,6 +125,7 @@ type Handler struct {
 	cfg     Config
 	origins map[string]bool
 	store   store.Store
+	cat     *catalogue
 	keys    KeyProvider
 	issuer  *cfsign.Issuer
 	log     *slog.Logger
@@ -156,9 +161,12 @@ func New(cfg Config, st store.Store, keys KeyProvider, issuer *cfsign.Issuer, lo
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	if cfg.SessionTTL < time.Second || cfg.LockoutThreshold < 1 || cfg.LockoutWindow <= 0 || cfg.MaxBodyBytes < 1 {
-		return nil, fmt.Errorf("api: SessionTTL (%v), LockoutThreshold (%d), LockoutWindow (%v) and MaxBodyBytes (%d) must be positive",
-			cfg.SessionTTL, cfg.LockoutThreshold, cfg.LockoutWindow, cfg.MaxBodyBytes)
+	if cfg.CatalogueTTL == 0 {
+		cfg.CatalogueTTL = DefaultCatalogueTTL
+	}
+	if cfg.SessionTTL < time.Second || cfg.LockoutThreshold < 1 || cfg.LockoutWindow <= 0 || cfg.MaxBodyBytes < 1 || cfg.CatalogueTTL < 0 {
+		return nil, fmt.Errorf("api: SessionTTL (%v), LockoutThreshold (%d), LockoutWindow (%v), MaxBodyBytes (%d) and CatalogueTTL (%v) must be positive",
+			cfg.SessionTTL, cfg.LockoutThreshold, cfg.LockoutWindow, cfg.MaxBodyBytes, cfg.CatalogueTTL)
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = os.Stdout
@@ -190,6 +198,7 @@ func New(cfg Config, st store.Store, keys KeyProvider, issuer *cfsign.Issuer, lo
 		cfg:     cfg,
 		origins: origins,
 		store:   st,
+		cat:     &catalogue{st: st, ttl: cfg.CatalogueTTL},
 		keys:    keys,
 		issuer:  issuer,
 		log:     logger,

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -51,13 +52,23 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, req *request) er
 	// email from this source (the viewer's address), one for the email from
 	// all sources. Every attempt is counted first, atomically, as if it
 	// failed, which closes the race in which N parallel attempts all read a
-	// count under the threshold and all get a password verification.
+	// count under the threshold and all get a password verification. The
+	// user is read beside the first count, so the counting costs no round
+	// trip of its own before the password work; the two counts stay in
+	// order (a source past its threshold is not counted account-wide).
 	//
 	// 1. Past LockoutThreshold from this source: 429 for this source only,
 	//    the right password too, until its window passes. Such refused
 	//    attempts are not counted account-wide, so that one source cannot
 	//    lock the account for everyone.
+	var (
+		wg      sync.WaitGroup
+		u       store.User
+		userErr error
+	)
+	wg.Go(func() { u, userErr = h.store.GetUser(ctx, email) })
 	n, err := h.store.RecordSourceFailure(ctx, email, req.source, now, h.cfg.LockoutWindow)
+	wg.Wait()
 	if err != nil {
 		return internal("store_error", err, "record attempt")
 	}
@@ -82,9 +93,8 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, req *request) er
 	}
 	defer release()
 
-	u, err := h.store.GetUser(ctx, email)
 	var reason string
-	switch {
+	switch err := userErr; {
 	case errors.Is(err, store.ErrNotFound):
 		h.pw.DummyVerify(pw) // same argon2id work as a known user
 		reason = "unknown_user"
@@ -113,27 +123,38 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, req *request) er
 
 	h.rehash(ctx, u, pw, req.user)
 
-	if err := h.store.ResetSourceFailures(ctx, email, req.source); err != nil {
-		return internal("store_error", err, "reset failures")
-	}
-	if err := h.store.ForgiveFailure(ctx, email, now); err != nil {
-		return internal("store_error", err, "forgive attempt")
-	}
-	courses, err := h.courses(ctx, email, now)
-	if err != nil {
-		return err
-	}
+	// After the password, in one round: reset this source's counter, take
+	// the attempt back account-wide, create the session (two sequential
+	// writes), list the courses and delete a replaced session.
 	token, idHash := newSessionToken()
-	if err := h.store.CreateSession(ctx, store.Session{
-		IDHash: idHash, Email: email, CreatedAt: now, Expires: now.Add(h.cfg.SessionTTL),
-	}); err != nil {
-		return internal("store_error", err, "create session")
-	}
+	var (
+		courses                                  []courseJSON
+		resetErr, forgiveErr, createErr, listErr error
+	)
+	wg.Go(func() { resetErr = h.store.ResetSourceFailures(ctx, email, req.source) })
+	wg.Go(func() { forgiveErr = h.store.ForgiveFailure(ctx, email, now) })
+	wg.Go(func() { courses, listErr = h.courses(ctx, email, now) })
 	// A session presented with the login is replaced, not kept alive.
 	if old := sessionToken(r); validToken(old) {
-		if err := h.store.DeleteSession(ctx, hashToken(old)); err != nil {
-			h.log.LogAttrs(ctx, slog.LevelWarn, "delete previous session", slog.String("error", err.Error()))
-		}
+		wg.Go(func() {
+			if err := h.store.DeleteSession(ctx, hashToken(old)); err != nil {
+				h.log.LogAttrs(ctx, slog.LevelWarn, "delete previous session", slog.String("error", err.Error()))
+			}
+		})
+	}
+	createErr = h.store.CreateSession(ctx, store.Session{
+		IDHash: idHash, Email: email, CreatedAt: now, Expires: now.Add(h.cfg.SessionTTL),
+	})
+	wg.Wait()
+	switch {
+	case resetErr != nil:
+		return internal("store_error", resetErr, "reset failures")
+	case forgiveErr != nil:
+		return internal("store_error", forgiveErr, "forgive attempt")
+	case listErr != nil:
+		return listErr
+	case createErr != nil:
+		return internal("store_error", createErr, "create session")
 	}
 	http.SetCookie(w, h.sessionCookie(token, int(h.cfg.SessionTTL/time.Second)))
 	h.log.LogAttrs(ctx, slog.LevelInfo, "login", slog.String("user", req.user), slog.Int("courses", len(courses)))

@@ -38,6 +38,9 @@ func (throttledDynamo) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ..
 func (throttledDynamo) Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
 	return nil, throttled()
 }
+func (throttledDynamo) BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	return nil, throttled()
+}
 func (throttledDynamo) TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
 	return nil, throttled()
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/cfgate/cfgate/internal/store"
@@ -98,15 +99,24 @@ func (h *Handler) sessionUser(ctx context.Context, r *http.Request, req *request
 	}
 	req.user = userHash(s.Email)
 	u, err := h.store.GetUser(ctx, s.Email)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return store.Session{}, fail(kindUnauthorized, "unknown_user", "")
-	case err != nil:
-		return store.Session{}, internal("store_error", err, "get user")
-	case u.Disabled:
-		return store.Session{}, fail(disabledKind, "user_disabled", disabledText)
+	if err := checkUser(u, err, disabledKind, disabledText); err != nil {
+		return store.Session{}, err
 	}
 	return s, nil
+}
+
+// checkUser turns the read of a session's user into a failure: gone (401),
+// unreadable (500) or disabled (disabledKind).
+func checkUser(u store.User, err error, disabledKind kind, disabledText string) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return fail(kindUnauthorized, "unknown_user", "")
+	case err != nil:
+		return internal("store_error", err, "get user")
+	case u.Disabled:
+		return fail(disabledKind, "user_disabled", disabledText)
+	}
+	return nil
 }
 
 // courseJSON is a course in the login and session answers.
@@ -121,23 +131,33 @@ type sessionBody struct {
 }
 
 // courses lists the courses that email may watch at now: active grants on
-// courses that exist in the catalogue, sorted by id.
+// courses in the catalogue, sorted by id. The grants and, when the copy is
+// stale, the catalogue are read in one round.
 func (h *Handler) courses(ctx context.Context, email string, now time.Time) ([]courseJSON, error) {
+	var (
+		wg     sync.WaitGroup
+		catErr error
+	)
+	cat, fresh := h.cat.cached(now)
+	if !fresh {
+		wg.Go(func() { cat, catErr = h.cat.load(ctx, now) })
+	}
 	grants, err := h.store.ListGrants(ctx, email)
+	wg.Wait()
 	if err != nil {
 		return nil, internal("store_error", err, "list grants")
+	}
+	if catErr != nil {
+		return nil, internal("store_error", catErr, "list courses")
 	}
 	out := make([]courseJSON, 0, len(grants))
 	for _, g := range grants {
 		if !g.Active(now) {
 			continue
 		}
-		c, err := h.store.GetCourse(ctx, g.CourseID)
-		if errors.Is(err, store.ErrNotFound) {
+		c, ok := cat[g.CourseID]
+		if !ok {
 			continue // a grant on a course removed from the catalogue
-		}
-		if err != nil {
-			return nil, internal("store_error", err, "get course %q", g.CourseID)
 		}
 		out = append(out, courseJSON{ID: c.ID, Title: c.Title})
 	}
