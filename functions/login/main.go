@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -88,24 +89,16 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 // signing key is fetched once here, during init (which Lambda runs with a
 // full CPU), so the first request does not wait for it; if that fails the
 // function still starts and answers 503 on /access until a fetch succeeds.
+// The AWS calls of init (the domain parameter when configured, the key) run
+// concurrently, in one round: init costs the slowest call, not their sum.
 func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, logger *slog.Logger) (http.Handler, error) {
 	var ssmClient loginconfig.GetParameterAPI
 	if cfg.DistributionDomainParameter != "" {
 		ssmClient = ssmparam.New(awsCfg, cfg.SSMEndpoint)
 	}
-	t0 := time.Now()
-	domain, err := cfg.ResolveDomain(ctx, ssmClient)
-	if err != nil {
-		return nil, err
-	}
-	domainTime := time.Since(t0)
-
 	st := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.TableName)
 	sm := secretsmanager.NewFromConfig(awsCfg)
 	origin := originverify.NewSecretsManager(sm, cfg.OriginVerifySecretID, originverify.DefaultTTL, logger, nil)
-	t0 = time.Now()
-	_ = origin.Warm(ctx) // a failure is logged; requests answer 503 until a fetch succeeds
-	originTime := time.Since(t0)
 	// A secret that names a KMS key signs through kms:Sign; making the
 	// client costs no call, and none is made until a request needs a signature.
 	secretKeys := keysource.NewSecretsManager(sm, cfg.SigningKeySecretID, cfg.KeyCacheTTL, logger, nil).
@@ -114,9 +107,32 @@ func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, 
 	// useless while everything reports 200: check it against the key group
 	// (one CloudFront read, cached) and fail closed (503 on /access).
 	keys := keygroup.New(secretKeys, keygroup.NewClient(awsCfg, cfg.CloudFrontEndpoint), cfg.KeyGroupID, logger, nil)
-	t1 := time.Now()
-	_, _ = keys.Key(ctx) // warm-up and self-check (reads the secret, not KMS); a failure is logged and retried per request
-	keyTime := time.Since(t1)
+
+	// The AWS calls of init run in one round, concurrently.
+	var (
+		wg                              sync.WaitGroup
+		domain                          string
+		domainErr                       error
+		domainTime, originTime, keyTime time.Duration
+	)
+	t0 := time.Now()
+	wg.Go(func() {
+		domain, domainErr = cfg.ResolveDomain(ctx, ssmClient)
+		domainTime = time.Since(t0)
+	})
+	wg.Go(func() {
+		_ = origin.Warm(ctx) // a failure is logged; requests answer 503 until a fetch succeeds
+		originTime = time.Since(t0)
+	})
+	wg.Go(func() {
+		_, _ = keys.Key(ctx) // warm-up and self-check (reads the secret, not KMS); a failure is logged and retried per request
+		keyTime = time.Since(t0)
+	})
+	wg.Wait()
+	initAWSTime := time.Since(t0)
+	if domainErr != nil {
+		return nil, domainErr
+	}
 
 	issuer, err := cfsign.NewIssuer(cfsign.IssuerConfig{
 		Domain:   domain,
@@ -140,7 +156,7 @@ func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, 
 		return nil, fmt.Errorf("handler: %w", err)
 	}
 	logger.Info("login function ready", "domain", domain, "table", cfg.TableName, "secret", cfg.SigningKeySecretID,
-		"domainMs", ms(domainTime), "originMs", ms(originTime), "keyFetchMs", ms(keyTime))
+		"domainMs", ms(domainTime), "originMs", ms(originTime), "keyFetchMs", ms(keyTime), "initAwsMs", ms(initAWSTime))
 	return h, nil
 }
 
