@@ -33,6 +33,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -237,15 +238,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		distArgs = append(distArgs, "-dynamodb-endpoint", endpoint)
 		distEnv = append(distEnv, moto.Env()...)
 		distEnv = append(distEnv, "TABLE_NAME="+table)
-	} else {
-		m, err := mem.Open(filepath.Join(state, "store.json"))
-		if err != nil {
-			return err
-		}
-		st = m
 	}
 	fmt.Fprintf(out, "seeding %d viewers…\n", o.viewers)
-	if err := seedViewers(ctx, st, o.viewers, hash); err != nil {
+	if st != nil {
+		if err := seedViewers(ctx, st, o.viewers, hash); err != nil {
+			return err
+		}
+	} else if err := seedEmbedded(filepath.Join(state, "store.json"), o.viewers, hash); err != nil {
 		return err
 	}
 
@@ -367,6 +366,56 @@ func loopbackOnly(ctx context.Context, network, address string) (net.Conn, error
 }
 
 func viewerEmail(i int) string { return fmt.Sprintf("viewer-%05d@load.cfgate.test", i) }
+
+// seedEmbedded writes the embedded store's file (internal/store/mem's
+// format 1) with the course and one user per viewer, granted the course, in
+// one write: through the store, each of the thousands of puts would rewrite
+// and sync the whole file.
+func seedEmbedded(path string, n int, hash string) error {
+	type user struct {
+		Email        string    `json:"email"`
+		PasswordHash string    `json:"passwordHash"`
+		CreatedAt    time.Time `json:"createdAt"`
+	}
+	type grant struct {
+		Email    string `json:"email"`
+		CourseID string `json:"course"`
+	}
+	type courseRec struct {
+		ID    string `json:"id"`
+		Title string `json:"title"`
+	}
+	f := struct {
+		Format   int         `json:"format"`
+		Users    []user      `json:"users"`
+		Courses  []courseRec `json:"courses"`
+		Grants   []grant     `json:"grants"`
+		Sessions []struct{}  `json:"sessions"`
+		Failures []struct{}  `json:"failures"`
+	}{Format: 1, Courses: []courseRec{{ID: course, Title: "Introduction to HLS"}}, Sessions: []struct{}{}, Failures: []struct{}{}}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	for i := range n {
+		f.Users = append(f.Users, user{Email: viewerEmail(i), PasswordHash: hash, CreatedAt: now})
+		f.Grants = append(f.Grants, grant{Email: viewerEmail(i), CourseID: course})
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return err
+	}
+	// Read back through the store: the file must be one it accepts.
+	m, err := mem.Open(path)
+	if err != nil {
+		return fmt.Errorf("seeded store file: %w", err)
+	}
+	_, _, granted, err := m.GetUserGrant(context.Background(), viewerEmail(n-1), course)
+	if err != nil || !granted {
+		return fmt.Errorf("seeded store file: last viewer not granted (%v)", err)
+	}
+	return nil
+}
 
 // seedViewers puts the course and one user per viewer, granted the course.
 // (The distribution seeds the demo catalogue into the embedded store only.)

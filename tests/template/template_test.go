@@ -453,10 +453,11 @@ func TestIAMNamesSpecificResources(t *testing.T) {
 	}
 	// The table actions are exactly the calls internal/store/dynamo makes on the
 	// login path (GetUser, GetSession, CreateSession, DeleteSession, GetCourse,
-	// GetGrant, ListGrants, ListCourses, RecordFailure, ResetFailures): no
-	// ConditionCheckItem, no TransactWriteItems (only the admin CLI's PutCourse
-	// uses it), no Scan or batch calls.
-	wantTable := []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"}
+	// GetGrant, ListGrants, ListCourses, RecordFailure, ResetFailures, and
+	// GetUserGrant's BatchGetItem): no ConditionCheckItem, no
+	// TransactWriteItems (only the admin CLI's PutCourse uses it), no Scan or
+	// batch writes.
+	wantTable := []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchGetItem"}
 	for _, pol := range roles["LoginRole"].Policies {
 		for _, st := range statements(t, pol.PolicyDocument) {
 			if st["Sid"] == "Table" && !slices.Equal(list(st["Action"]), wantTable) {
