@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cfgate/cfgate/internal/store"
@@ -22,6 +23,57 @@ const fileFormat = 1
 type fileState struct {
 	path string
 	seen fs.FileInfo // the file as last loaded or saved; nil if it did not exist
+
+	// Changes are numbered; the file holds those up to saved. The fields
+	// are guarded by Store.mu; saveMu serialises the file writes.
+	saveMu sync.Mutex
+	gen    uint64 // last change made in memory
+	saved  uint64 // changes up to this one are in the file
+	failed uint64 // changes up to this one were rolled back by a failed write
+}
+
+// dirty reports whether memory holds changes not yet written (or rolled back).
+func (f *fileState) dirty() bool { return f.gen > max(f.saved, f.failed) }
+
+// errRolledBack is returned for a change lost with a failed write made for
+// another change.
+var errRolledBack = errors.New("store file: a write failed; this change was rolled back")
+
+// persist returns once change gen is in the file. Writes are serialised and
+// made outside Store.mu (the state is copied under it), so reads and other
+// changes go on during a write, and the changes made meanwhile go into the
+// next write together: under concurrent logins the file is rewritten (and
+// synced) once per batch of changes, not once per change.
+func (s *Store) persist(gen uint64) error {
+	f := s.file
+	f.saveMu.Lock()
+	defer f.saveMu.Unlock()
+	s.mu.Lock()
+	switch {
+	case gen <= f.failed:
+		s.mu.Unlock()
+		return errRolledBack
+	case gen <= f.saved:
+		s.mu.Unlock()
+		return nil
+	}
+	upTo := f.gen
+	c := toFile(s.d)
+	s.mu.Unlock()
+
+	fi, err := writeFile(f.path, c)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		f.failed = f.gen // everything not yet in the file goes
+		if rerr := s.forceReloadLocked(); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		return err
+	}
+	f.saved, f.seen = upTo, fi
+	return nil
 }
 
 // fileContents is the JSON file: lists of records with their own field
@@ -163,9 +215,11 @@ func (s *Store) Path() string {
 	return s.file.path
 }
 
-// reloadLocked reloads the file if it changed since last seen.
+// reloadLocked reloads the file if it changed since last seen. While this
+// process has changes on their way to the file it does not: they would be
+// lost (and the write under way replaces the file anyway).
 func (s *Store) reloadLocked() error {
-	if s.file == nil {
+	if s.file == nil || s.file.dirty() {
 		return nil
 	}
 	fi, err := os.Stat(s.file.path)
@@ -211,39 +265,39 @@ func (s *Store) forceReloadLocked() error {
 	return nil
 }
 
-// saveLocked writes the state to the file atomically.
-func (s *Store) saveLocked() error {
-	b, err := json.MarshalIndent(toFile(s.d), "", "  ")
+// writeFile writes c to path atomically (temporary file, sync, rename) and
+// returns the new file's info.
+func writeFile(path string, c fileContents) (fs.FileInfo, error) {
+	b, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
-		return fmt.Errorf("store file: encode: %w", err)
+		return nil, fmt.Errorf("store file: encode: %w", err)
 	}
-	dir, base := filepath.Split(s.file.path)
+	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
 	}
 	tmp, err := os.CreateTemp(dir, "."+base+".*.tmp") // mode 0600
 	if err != nil {
-		return fmt.Errorf("store file: %w", err)
+		return nil, fmt.Errorf("store file: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
 	if _, err := tmp.Write(append(b, '\n')); err != nil {
 		tmp.Close()
-		return fmt.Errorf("store file: write: %w", err)
+		return nil, fmt.Errorf("store file: write: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return fmt.Errorf("store file: sync: %w", err)
+		return nil, fmt.Errorf("store file: sync: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("store file: close: %w", err)
+		return nil, fmt.Errorf("store file: close: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), s.file.path); err != nil {
-		return fmt.Errorf("store file: %w", err)
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return nil, fmt.Errorf("store file: %w", err)
 	}
-	fi, err := os.Stat(s.file.path)
+	fi, err := os.Stat(path)
 	if err != nil {
-		return fmt.Errorf("store file: %w", err)
+		return nil, fmt.Errorf("store file: %w", err)
 	}
-	s.file.seen = fi
-	return nil
+	return fi, nil
 }

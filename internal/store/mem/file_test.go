@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -279,5 +280,51 @@ func TestPassedWindowsArePruned(t *testing.T) {
 	}
 	if !strings.Contains(string(b), `"windowStart"`) {
 		t.Errorf("bob's current counter is not in the file:\n%s", b)
+	}
+}
+
+// TestConcurrentChangesAllPersist: changes made while another write is under
+// way share the next write; each call returns only once its change is in
+// the file, so a fresh Open sees every one, and concurrent failure counting
+// stays exact.
+func TestConcurrentChangesAllPersist(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.json")
+	st, err := mem.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	now := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*n)
+	for i := range n {
+		wg.Go(func() {
+			errs <- st.CreateSession(t.Context(), store.Session{
+				IDHash: fmt.Sprintf("%064x", i), Email: "ada@example.com", CreatedAt: now, Expires: now.Add(time.Hour),
+			})
+		})
+		wg.Go(func() {
+			_, err := st.RecordFailure(t.Context(), "bob@example.com", now, time.Hour)
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	again, err := mem.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if _, err := again.GetSession(t.Context(), fmt.Sprintf("%064x", i)); err != nil {
+			t.Errorf("session %d not in the file: %v", i, err)
+		}
+	}
+	if c, err := again.Failures(t.Context(), "bob@example.com", now); err != nil || c != n {
+		t.Errorf("failures in the file = %d, %v; want %d", c, err, n)
 	}
 }

@@ -111,25 +111,25 @@ func (s *Store) view(f func() error) error {
 }
 
 // update is view for mutations: when f succeeds and changed reports true,
-// the backing file is rewritten. If the write fails the in-memory state is
-// rolled back to the last saved state, so memory and file never disagree.
+// the backing file is rewritten before update returns (see persist: changes
+// made while a write is under way share the next one). If the write fails
+// the in-memory state is rolled back to the last saved state, and every
+// change it carried reports the error.
 func (s *Store) update(f func() (changed bool, err error)) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err := s.reloadLocked(); err != nil {
+		s.mu.Unlock()
 		return err
 	}
 	changed, err := f()
 	if err != nil || !changed || s.file == nil {
+		s.mu.Unlock()
 		return err
 	}
-	if err := s.saveLocked(); err != nil {
-		if rerr := s.forceReloadLocked(); rerr != nil {
-			return errors.Join(err, rerr)
-		}
-		return err
-	}
-	return nil
+	s.file.gen++
+	gen := s.file.gen
+	s.mu.Unlock()
+	return s.persist(gen)
 }
 
 // GetUser implements store.Store.
