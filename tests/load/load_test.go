@@ -15,7 +15,7 @@ func TestSmallLoadRun(t *testing.T) {
 		t.Skip("builds and runs the distribution (-short)")
 	}
 	var out bytes.Buffer
-	if err := run(t.Context(), []string{"-viewers", "8", "-duration", "6s", "-ramp", "2s"}, &out); err != nil {
+	if err := run(t.Context(), []string{"-viewers", "8", "-duration", "6s", "-ramp", "2s", "-hash", "minimal"}, &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	for _, want := range []string{"| login | 8 |", "| access | 8 |", "| page | 8 |", "distribution RSS: start"} {
@@ -31,7 +31,7 @@ func TestSmallLoadRun(t *testing.T) {
 func TestFlags(t *testing.T) {
 	for _, bad := range [][]string{
 		{"-viewers", "0"}, {"-viewers", "20001"}, {"-duration", "11m"}, {"-ramp", "90s", "-duration", "60s"},
-		{"-compress", "11"}, {"-store", "sqlite"}, {"-aws-latency"}, {"-format", "mp4"}, {"extra"},
+		{"-compress", "11"}, {"-hash", "none"}, {"-store", "sqlite"}, {"-aws-latency"}, {"-format", "mp4"}, {"extra"},
 	} {
 		if _, err := parse(bad); err == nil {
 			t.Errorf("parse(%q): no error", bad)

@@ -6,9 +6,11 @@
 //	go run ./tests/load -store dynamodb                  # DynamoDB on moto_server
 //	go run ./tests/load -store dynamodb -aws-latency     # … behind the latency harness (DynamoDB 4 ms)
 //	go run ./tests/load -viewers 50 -duration 10s -ramp 5s
+//	go run ./tests/load -hash minimal                    # logins without argon2id's CPU cost
 //
 // It builds the distribution, seeds one account per viewer (all with the same
-// production-cost argon2id hash, made once) granted intro-to-hls, starts the
+// argon2id hash, made once: production cost unless -hash minimal) granted
+// intro-to-hls, starts the
 // distribution on a free 127.0.0.1 port, and runs the viewers. Each viewer,
 // as the player page with hls.js would:
 //
@@ -33,6 +35,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -58,6 +62,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"golang.org/x/crypto/argon2"
 
 	"github.com/cfgate/cfgate/internal/password"
 	"github.com/cfgate/cfgate/internal/store"
@@ -91,6 +96,7 @@ type options struct {
 	awsLatency bool
 	buffer     int
 	format     string
+	hash       string
 	keep       bool
 }
 
@@ -114,6 +120,7 @@ func parse(args []string) (*options, error) {
 	fl.BoolVar(&o.awsLatency, "aws-latency", false, "with -store dynamodb: put the latency harness (internal/testutil/awslatency defaults, CFGATE_AWS_LATENCY) in front of moto_server")
 	fl.IntVar(&o.buffer, "buffer", 3, "segments a viewer fetches back to back when it (re)starts playing")
 	fl.StringVar(&o.format, "format", "ts", "media `format`: ts or fmp4")
+	fl.StringVar(&o.hash, "hash", "full", "argon2id cost of the viewers' password `hash`: full (production, m=19 MiB, t=2: ~26 ms of CPU per login) or minimal (m=64 KiB, t=1: the login path without its CPU cost)")
 	fl.BoolVar(&o.keep, "keep", false, "keep the state folder and the distribution's log")
 	if err := fl.Parse(args); err != nil {
 		return nil, err
@@ -138,6 +145,8 @@ func parse(args []string) (*options, error) {
 		return nil, fmt.Errorf("-buffer %d: at least 1", o.buffer)
 	case o.format != "ts" && o.format != "fmp4":
 		return nil, fmt.Errorf("-format %q: ts or fmp4", o.format)
+	case o.hash != "full" && o.hash != "minimal":
+		return nil, fmt.Errorf("-hash %q: full or minimal", o.hash)
 	}
 	return o, nil
 }
@@ -169,8 +178,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("build distribution: %v: %s", err, b)
 	}
 
-	fmt.Fprintf(out, "hashing the viewers' password (argon2id, production cost)…\n")
+	fmt.Fprintf(out, "hashing the viewers' password (argon2id, %s cost)…\n", o.hash)
 	hash, err := password.Hash(viewerPW)
+	if o.hash == "minimal" {
+		hash, err = minimalHash(viewerPW)
+	}
 	if err != nil {
 		return err
 	}
@@ -366,6 +378,23 @@ func loopbackOnly(ctx context.Context, network, address string) (net.Conn, error
 }
 
 func viewerEmail(i int) string { return fmt.Sprintf("viewer-%05d@load.cfgate.test", i) }
+
+// minimalHash is an argon2id PHC hash with the smallest parameters
+// password.Verify accepts (m=64 KiB, t=1), which password.Hash refuses to
+// make: the login path without argon2id's CPU and memory.
+func minimalHash(pw string) (string, error) {
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	key := argon2.IDKey([]byte(pw), salt, 1, 64, 1, 32)
+	b64 := base64.RawStdEncoding
+	h := fmt.Sprintf("$argon2id$v=19$m=64,t=1,p=1$%s$%s", b64.EncodeToString(salt), b64.EncodeToString(key))
+	if ok, err := password.Verify(h, pw); err != nil || !ok {
+		return "", fmt.Errorf("minimal hash does not verify: %v", err)
+	}
+	return h, nil
+}
 
 // seedEmbedded writes the embedded store's file (internal/store/mem's
 // format 1) with the course and one user per viewer, granted the course, in
