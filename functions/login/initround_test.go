@@ -19,8 +19,8 @@ import (
 )
 
 // TestInitCallsConcurrent shows that init makes its AWS calls in one round:
-// a proxy in front of moto_server holds the SSM and the Secrets Manager call
-// until both have arrived. Made one after the other, the first call would
+// a proxy in front of moto_server holds the SSM, Secrets Manager and
+// DynamoDB (catalogue) calls until all three have arrived. Made one after the other, the first call would
 // be held until its safety release (far beyond any normal call), and the
 // test would see it arrive alone.
 func TestInitCallsConcurrent(t *testing.T) {
@@ -41,10 +41,10 @@ func TestInitCallsConcurrent(t *testing.T) {
 	)
 	proxy := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		svc := awslatency.Service(r)
-		if svc == "ssm" || svc == "secretsmanager" {
+		if svc == "ssm" || svc == "secretsmanager" || svc == "dynamodb" {
 			mu.Lock()
 			arrived[svc] = true
-			if len(arrived) == 2 {
+			if len(arrived) == 3 {
 				close(together)
 			}
 			mu.Unlock()
@@ -76,13 +76,17 @@ func TestInitCallsConcurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &syncbuf.Buffer{}
-	if _, err := newHandler(context.Background(), cfg, awsCfg, newLogger(logs, 0)); err != nil {
+	h, err := newHandler(context.Background(), cfg, awsCfg, newLogger(logs, 0))
+	if err != nil {
 		t.Fatal(err)
+	}
+	if h == nil {
+		t.Fatal("no handler")
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if !arrived["ssm"] || !arrived["secretsmanager"] {
-		t.Fatalf("init calls seen: %v, want ssm and secretsmanager", arrived)
+	if !arrived["ssm"] || !arrived["secretsmanager"] || !arrived["dynamodb"] {
+		t.Fatalf("init calls seen: %v, want ssm, secretsmanager and dynamodb", arrived)
 	}
 	if len(alone) != 0 {
 		t.Fatalf("init calls made one after the other (%v waited alone): %s", alone, logs.String())

@@ -38,6 +38,7 @@ import (
 	"github.com/cfgate/cfgate/internal/loginconfig"
 	"github.com/cfgate/cfgate/internal/originverify"
 	"github.com/cfgate/cfgate/internal/ssmparam"
+	"github.com/cfgate/cfgate/internal/store"
 	"github.com/cfgate/cfgate/internal/store/dynamo"
 )
 
@@ -89,8 +90,9 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 // signing key is fetched once here, during init (which Lambda runs with a
 // full CPU), so the first request does not wait for it; if that fails the
 // function still starts and answers 503 on /access until a fetch succeeds.
-// The AWS calls of init (the domain parameter when configured, the key) run
-// concurrently, in one round: init costs the slowest call, not their sum.
+// The AWS calls of init (the domain parameter when configured, the key, the
+// catalogue) run concurrently, in one round: init costs the slowest call,
+// not their sum.
 func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, logger *slog.Logger) (http.Handler, error) {
 	var ssmClient loginconfig.GetParameterAPI
 	if cfg.DistributionDomainParameter != "" {
@@ -114,6 +116,7 @@ func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, 
 		domain                          string
 		domainErr                       error
 		domainTime, originTime, keyTime time.Duration
+		catalogue                       []store.Course
 	)
 	t0 := time.Now()
 	wg.Go(func() {
@@ -127,6 +130,15 @@ func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, 
 	wg.Go(func() {
 		_, _ = keys.Key(ctx) // warm-up and self-check (reads the secret, not KMS); a failure is logged and retried per request
 		keyTime = time.Since(t0)
+	})
+	// The catalogue, so the first /access need not read it; this also opens
+	// the DynamoDB connection while the slower calls are under way.
+	wg.Go(func() {
+		var err error
+		if catalogue, err = st.ListCourses(ctx); err != nil {
+			logger.Warn("catalogue not read at init; the first request reads it", "err", err.Error())
+			catalogue = nil
+		}
 	})
 	wg.Wait()
 	initAWSTime := time.Since(t0)
@@ -148,6 +160,7 @@ func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, 
 		SessionTTL:       cfg.SessionTTL,
 		LockoutThreshold: cfg.LockoutThreshold,
 		LockoutWindow:    cfg.LockoutWindow,
+		Catalogue:        catalogue,
 
 		LockoutAccountThreshold: cfg.LockoutAccountThreshold,
 		OriginVerifier:          origin,

@@ -104,6 +104,11 @@ type Config struct {
 	// last read from the store (default DefaultCatalogueTTL): a course added
 	// is offered and signed for at most this long after it is stored.
 	CatalogueTTL time.Duration
+	// Catalogue, when not nil, is the catalogue as just read from the store
+	// (store.ListCourses), which the handler starts with instead of reading
+	// it on the first request: the login function reads it during init,
+	// together with its other AWS calls.
+	Catalogue []store.Course
 	// Metrics receives one Embedded Metric Format line per access decision
 	// and login outcome (default os.Stdout, which Lambda ships to CloudWatch).
 	Metrics io.Writer
@@ -194,11 +199,15 @@ func New(cfg Config, st store.Store, keys KeyProvider, issuer *cfsign.Issuer, lo
 		}
 		origins[n] = true
 	}
+	cat := &catalogue{st: st, ttl: cfg.CatalogueTTL}
+	if cfg.Catalogue != nil {
+		cat.set(cfg.Catalogue, cfg.Now())
+	}
 	return &Handler{
 		cfg:     cfg,
 		origins: origins,
 		store:   st,
-		cat:     &catalogue{st: st, ttl: cfg.CatalogueTTL},
+		cat:     cat,
 		keys:    keys,
 		issuer:  issuer,
 		log:     logger,

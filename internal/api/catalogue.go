@@ -40,6 +40,11 @@ func (c *catalogue) load(ctx context.Context, now time.Time) (map[string]store.C
 	if err != nil {
 		return nil, err
 	}
+	return c.set(list, now), nil
+}
+
+// set keeps list as the catalogue read at now.
+func (c *catalogue) set(list []store.Course, now time.Time) map[string]store.Course {
 	m := make(map[string]store.Course, len(list))
 	for _, co := range list {
 		m[co.ID] = co
@@ -47,7 +52,7 @@ func (c *catalogue) load(ctx context.Context, now time.Time) (map[string]store.C
 	c.mu.Lock()
 	c.courses, c.loaded = m, now
 	c.mu.Unlock()
-	return m, nil
+	return m
 }
 
 // get returns a fresh catalogue, reading it when the copy is stale.

@@ -204,3 +204,28 @@ func TestCatalogueCopy(t *testing.T) {
 		t.Fatal("negative CatalogueTTL accepted")
 	}
 }
+
+// TestCatalogueGivenAtStart: a handler given the catalogue (as the login
+// function reads it during init) reads no catalogue on its first /access.
+func TestCatalogueGivenAtStart(t *testing.T) {
+	rec := &recordingStore{}
+	e := newEnv(t, withStore(func(s store.Store) store.Store { rec.Store = s; return rec }), withConfig(func(c *Config) {
+		c.Catalogue = []store.Course{{ID: courseIntro, Title: "Intro to HLS"}}
+	}))
+	token, idHash := newSessionToken()
+	now := e.clock.Now()
+	if err := e.st.CreateSession(context.Background(), store.Session{IDHash: idHash, Email: alice, CreatedAt: now, Expires: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	rec.take()
+	if resp := e.do(accessReq(courseIntro, token)); resp.StatusCode != http.StatusOK {
+		t.Fatalf("access: %d %s", resp.StatusCode, readBody(t, resp))
+	}
+	if got, want := rec.take(), []string{"GetSession", "GetUserGrant"}; !slices.Equal(got, want) {
+		t.Fatalf("first access: store calls %v, want %v", got, want)
+	}
+	// Only the given courses are known until the copy is stale.
+	if resp := e.do(accessReq("advanced-streaming", token)); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("course outside the given catalogue: %d, want 404", resp.StatusCode)
+	}
+}
