@@ -15,6 +15,7 @@ import (
 
 	"github.com/cfgate/cfgate/internal/loginconfig"
 	"github.com/cfgate/cfgate/internal/testutil/awslatency"
+	"github.com/cfgate/cfgate/internal/testutil/needs"
 	"github.com/cfgate/cfgate/internal/testutil/syncbuf"
 )
 
@@ -24,9 +25,7 @@ import (
 // be held until its safety release (far beyond any normal call), and the
 // test would see it arrive alone.
 func TestInitCallsConcurrent(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs moto_server (-short)")
-	}
+	needs.Tool(t, "moto_server")
 	w := seed(t)
 	target, err := url.Parse(w.srv.Endpoint)
 	if err != nil {

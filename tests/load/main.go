@@ -214,7 +214,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	var st store.Store
 	storeDesc := "embedded (store.json in the state folder)"
 	if o.storeKind == "dynamodb" {
-		moto, err := motoserver.Start(os.Getenv("MOTO_SERVER"))
+		moto, err := motoserver.Start()
 		if err != nil {
 			return err
 		}

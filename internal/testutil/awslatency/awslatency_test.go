@@ -2,6 +2,7 @@ package awslatency
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -9,7 +10,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/cfgate/cfgate/internal/testutil/motoserver"
+	"github.com/cfgate/cfgate/internal/testutil/needs"
 )
+
+// TestMain prints, under go test -short, one line of what was skipped and why.
+func TestMain(m *testing.M) { os.Exit(needs.Main(m)) }
 
 func TestParse(t *testing.T) {
 	d, err := Parse("dynamodb=10ms, ssm=0,sts=1s")
@@ -32,9 +37,7 @@ func TestParse(t *testing.T) {
 // TestProxyForwardsAndCounts sends real SDK calls through the proxy to
 // moto_server and checks they arrive and are attributed to their service.
 func TestProxyForwardsAndCounts(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs moto_server (-short)")
-	}
+	needs.Tool(t, "moto_server")
 	srv := motoserver.Shared(t)
 	p, err := Start(srv.Endpoint, map[string]time.Duration{"dynamodb": time.Millisecond})
 	if err != nil {
