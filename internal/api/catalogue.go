@@ -54,11 +54,3 @@ func (c *catalogue) set(list []store.Course, now time.Time) map[string]store.Cou
 	c.mu.Unlock()
 	return m
 }
-
-// get returns a fresh catalogue, reading it when the copy is stale.
-func (c *catalogue) get(ctx context.Context, now time.Time) (map[string]store.Course, error) {
-	if m, fresh := c.cached(now); fresh {
-		return m, nil
-	}
-	return c.load(ctx, now)
-}
