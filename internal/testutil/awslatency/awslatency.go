@@ -85,8 +85,17 @@ type Proxy struct {
 	srv    *http.Server
 	ln     net.Listener
 
-	mu    sync.Mutex
-	calls map[string]int // "service Operation" → count
+	mu       sync.Mutex
+	calls    map[string]int // "service Operation" → count
+	overruns []Overrun
+}
+
+// Overrun is a call that moto_server took longer to answer than the
+// service's assumed latency: on this machine the call cost Over more than
+// it would in the model.
+type Overrun struct {
+	Start, End time.Time // when the call reached the proxy; when moto answered
+	Over       time.Duration
 }
 
 // Start starts a proxy on a free loopback port in front of target (the
@@ -116,7 +125,8 @@ func Start(target string, delays map[string]time.Duration) (*Proxy, error) {
 			p.calls[svc+" "+operation(r)]++
 			p.mu.Unlock()
 			if d := p.delays[svc]; d > 0 {
-				w = &heldWriter{ResponseWriter: w, ctx: r.Context(), until: time.Now().Add(d)}
+				start := time.Now()
+				w = &heldWriter{ResponseWriter: w, ctx: r.Context(), start: start, until: start.Add(d), p: p}
 			}
 			rp.ServeHTTP(w, r)
 		}),
@@ -158,6 +168,45 @@ func (p *Proxy) Calls() map[string]int {
 	return c
 }
 
+// Overruns returns the calls that took longer than their latency (moto
+// answered late) since the last call, and forgets them. A benchmark whose
+// calls run one after another subtracts their sum to get what the request
+// would take if every call lasted exactly its assumed latency.
+func (p *Proxy) Overruns() []Overrun {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	o := p.overruns
+	p.overruns = nil
+	return o
+}
+
+// OnPath is how much the overruns of the calls that started at or after
+// since lengthened a request whose calls ran in rounds (concurrent calls
+// overlap, rounds follow each other): overlapping overruns are one round,
+// which the longest of them delayed; the rounds' delays add up.
+func OnPath(overruns []Overrun, since time.Time) time.Duration {
+	var os []Overrun
+	for _, o := range overruns {
+		if !o.Start.Before(since) {
+			os = append(os, o)
+		}
+	}
+	sort.Slice(os, func(i, j int) bool { return os[i].Start.Before(os[j].Start) })
+	var total, roundMax time.Duration
+	var roundEnd time.Time
+	for i, o := range os {
+		if i > 0 && o.Start.After(roundEnd) { // a new round
+			total += roundMax
+			roundMax = 0
+		}
+		roundMax = max(roundMax, o.Over)
+		if o.End.After(roundEnd) {
+			roundEnd = o.End
+		}
+	}
+	return total + roundMax
+}
+
 // Format renders a Calls map sorted by key, for logs.
 func Format(calls map[string]int) string {
 	keys := make([]string, 0, len(calls))
@@ -180,9 +229,10 @@ func Format(calls map[string]int) string {
 // own time), not their sum.
 type heldWriter struct {
 	http.ResponseWriter
-	ctx   context.Context
-	until time.Time
-	held  bool
+	ctx          context.Context
+	start, until time.Time
+	p            *Proxy
+	held         bool
 }
 
 func (h *heldWriter) hold() {
@@ -190,6 +240,11 @@ func (h *heldWriter) hold() {
 		return
 	}
 	h.held = true
+	if over := time.Since(h.until); over > 0 { // moto answered late
+		h.p.mu.Lock()
+		h.p.overruns = append(h.p.overruns, Overrun{Start: h.start, End: time.Now(), Over: over})
+		h.p.mu.Unlock()
+	}
 	if d := time.Until(h.until); d > 0 {
 		t := time.NewTimer(d)
 		defer t.Stop()

@@ -63,3 +63,23 @@ func TestProxyForwardsAndCounts(t *testing.T) {
 		t.Fatal("Calls did not reset")
 	}
 }
+
+func TestOnPath(t *testing.T) {
+	t0 := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	over := func(start, end, o int) Overrun {
+		return Overrun{Start: ms(start), End: ms(end), Over: time.Duration(o) * time.Millisecond}
+	}
+	rounds := []Overrun{
+		over(10, 16, 2), // round 1: two concurrent calls, 2 and 3 ms late: 3 ms
+		over(11, 18, 3),
+		over(20, 25, 1), // round 2: 1 ms
+		over(0, 5, 7),   // before since: not counted
+	}
+	if got, want := OnPath(rounds, ms(10)), 4*time.Millisecond; got != want {
+		t.Errorf("OnPath = %v, want %v", got, want)
+	}
+	if got := OnPath(nil, t0); got != 0 {
+		t.Errorf("OnPath(nil) = %v", got)
+	}
+}
