@@ -86,42 +86,29 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, req *request) er
 		return fail(kindLocked, "locked_out_account", "")
 	}
 
-	// Password work, at most PasswordConcurrency at once (see passwordSlots).
+	// Password work (the check, and a rehash after a success), at most
+	// PasswordConcurrency at once (see passwordSlots); the slot is released
+	// before the store writes that follow.
 	release, err := h.pwSlots.acquire(ctx, h.cfg.PasswordWait)
 	if err != nil {
 		return err
 	}
-	defer release()
-
-	var reason string
-	switch err := userErr; {
-	case errors.Is(err, store.ErrNotFound):
-		h.pw.DummyVerify(pw) // same argon2id work as a known user
-		reason = "unknown_user"
-	case err != nil:
-		return internal("store_error", err, "get user")
-	default:
-		ok, verr := h.pw.Verify(u.PasswordHash, pw)
-		switch {
-		case verr != nil:
-			// A corrupt stored hash: the client sees a failed login; the
-			// operator sees why.
-			h.log.LogAttrs(ctx, slog.LevelError, "stored password hash unusable",
-				slog.String("user", req.user), slog.String("error", verr.Error()))
-			reason = "bad_hash"
-		case !ok:
-			reason = "wrong_password"
-		case u.Disabled:
-			reason = "user_disabled"
+	reason, err := func() (string, error) {
+		defer release()
+		reason, err := h.checkPassword(ctx, req, u, userErr, pw)
+		if err == nil && reason == "" {
+			h.rehash(ctx, u, pw, req.user)
 		}
+		return reason, err
+	}()
+	if err != nil {
+		return err
 	}
 	if reason != "" {
 		// The attempt stays counted. Unknown accounts are counted too, so
 		// that 429 does not tell which accounts exist.
 		return badCredentials(reason)
 	}
-
-	h.rehash(ctx, u, pw, req.user)
 
 	// After the password, in one round: reset this source's counter, take
 	// the attempt back account-wide, create the session (two sequential
@@ -180,4 +167,34 @@ func (h *Handler) rehash(ctx context.Context, u store.User, pw, user string) {
 		return
 	}
 	h.log.LogAttrs(ctx, slog.LevelInfo, "password rehashed with the current parameters", slog.String("user", user))
+}
+
+// checkPassword does the argon2id work of a login: against the user's hash,
+// or DummyVerify for an unknown user. It returns the failure reason ("" for
+// the right password of an enabled user), or an error if the user could not
+// be read.
+func (h *Handler) checkPassword(ctx context.Context, req *request, u store.User, userErr error, pw string) (string, error) {
+	var reason string
+	switch err := userErr; {
+	case errors.Is(err, store.ErrNotFound):
+		h.pw.DummyVerify(pw) // same argon2id work as a known user
+		reason = "unknown_user"
+	case err != nil:
+		return "", internal("store_error", err, "get user")
+	default:
+		ok, verr := h.pw.Verify(u.PasswordHash, pw)
+		switch {
+		case verr != nil:
+			// A corrupt stored hash: the client sees a failed login; the
+			// operator sees why.
+			h.log.LogAttrs(ctx, slog.LevelError, "stored password hash unusable",
+				slog.String("user", req.user), slog.String("error", verr.Error()))
+			reason = "bad_hash"
+		case !ok:
+			reason = "wrong_password"
+		case u.Disabled:
+			reason = "user_disabled"
+		}
+	}
+	return reason, nil
 }
