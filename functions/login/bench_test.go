@@ -38,8 +38,9 @@ func reportDist(b *testing.B, name string, samples []float64) {
 // its first poll of /next (config, AWS config, SSM when used, the Secrets
 // Manager fetch and parse of the key), and "first" = process start to the
 // first response posted back. Sub-benchmarks differ in the first request:
-// session-401 needs no AWS call; access does the session, user, course and
-// grant reads on DynamoDB (moto) and signs.
+// session-401 needs no AWS call; access reads the session, then the user and
+// grant in one request, on DynamoDB (moto), and signs (the catalogue was read
+// during init).
 func BenchmarkColdStart(b *testing.B) {
 	w := seed(b)
 	session := benchSession(b, w)
