@@ -308,6 +308,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	defer cancel()
 
 	var rssRamp, rssPeak atomic.Int64
+	var rssSeries []int64 // every 10 s, read after samplerDone
 	samplerDone := make(chan struct{})
 	go func() { // RSS samples every second, and at the end of the ramp
 		defer close(samplerDone)
@@ -323,6 +324,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 					return
 				}
 				if r, err := rssKiB(cmd.Process.Pid); err == nil {
+					if n := int(now.Sub(start) / time.Second); n/10 > len(rssSeries) {
+						rssSeries = append(rssSeries, r)
+					}
 					if r > rssPeak.Load() {
 						rssPeak.Store(r)
 					}
@@ -357,6 +361,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	errs := l.rec.report(out, elapsed, o)
 	fmt.Fprintf(out, "distribution RSS: start %.1f MiB, end of ramp %.1f MiB, end %.1f MiB (peak sampled %.1f MiB)\n",
 		float64(rssStart)/1024, float64(rssRamp.Load())/1024, float64(rssEnd)/1024, float64(rssPeak.Load())/1024)
+	if len(rssSeries) > 0 {
+		fmt.Fprintf(out, "distribution RSS every 10 s (MiB):")
+		for _, r := range rssSeries {
+			fmt.Fprintf(out, " %.1f", float64(r)/1024)
+		}
+		fmt.Fprintln(out)
+	}
 	if errs > 0 {
 		b, _ := os.ReadFile(logPath)
 		return fmt.Errorf("%d errors; the distribution's log ends:\n%s", errs, tail(b, 3000))
