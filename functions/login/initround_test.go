@@ -42,9 +42,11 @@ func TestInitCallsConcurrent(t *testing.T) {
 		svc := awslatency.Service(r)
 		if svc == "ssm" || svc == "secretsmanager" || svc == "dynamodb" {
 			mu.Lock()
-			arrived[svc] = true
-			if len(arrived) == 3 {
-				close(together)
+			if !arrived[svc] {
+				arrived[svc] = true
+				if len(arrived) == 3 {
+					close(together) // once: later calls find all three arrived
+				}
 			}
 			mu.Unlock()
 			select {
