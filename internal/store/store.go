@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 )
@@ -82,7 +83,18 @@ type Session struct {
 	Email     string
 	CreatedAt time.Time
 	Expires   time.Time
+	// UserAgent is the User-Agent of the login that created the session,
+	// bounded and cleaned by the caller (see MaxUserAgentLen); shown to the
+	// operator so that a viewer's devices can be told apart.
+	UserAgent string
+	// LastSeen is when the session was last used, coarsely: the handler
+	// updates it (TouchSession) at most every few minutes. Zero: never
+	// since it was created.
+	LastSeen time.Time
 }
+
+// MaxUserAgentLen bounds Session.UserAgent in bytes.
+const MaxUserAgentLen = 200
 
 // Store is what cfgate needs from its database. Every method is safe for
 // concurrent use. Reads of records that carry an expiry (sessions, grants)
@@ -123,6 +135,12 @@ type Store interface {
 	DeleteSession(ctx context.Context, idHash string) error // no error if absent
 	// DeleteUserSessions revokes every session of a user and returns how many.
 	DeleteUserSessions(ctx context.Context, email string) (int, error)
+	// ListUserSessions returns the sessions of a user, sorted by CreatedAt
+	// (then IDHash); expired ones too until the backend removes them.
+	ListUserSessions(ctx context.Context, email string) ([]Session, error)
+	// TouchSession sets the LastSeen of the session idHash to at, if the
+	// session exists and belongs to email; otherwise it does nothing.
+	TouchSession(ctx context.Context, idHash, email string, at time.Time) error
 
 	// Failed-login counting, for lockout. Each user has one account-wide
 	// counter and one counter per source (the address, or address block, the
@@ -156,3 +174,14 @@ type Store interface {
 // MaxSourceLen bounds the source of a failure counter (an IPv6 address with
 // a prefix length fits in 50 bytes).
 const MaxSourceLen = 64
+
+// SortSessions sorts sessions as ListUserSessions returns them: by
+// CreatedAt, then IDHash.
+func SortSessions(ss []Session) {
+	slices.SortFunc(ss, func(a, b Session) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.IDHash, b.IDHash)
+	})
+}

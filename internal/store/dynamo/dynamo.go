@@ -11,12 +11,13 @@
 //	PK               SK               attributes                       record
 //	USER#<email>     PROFILE          email, hash, disabled, created   store.User
 //	USER#<email>     GRANT#<course>   email, course, expires?, ttl?    store.Grant
-//	USER#<email>     SESSION#<hash>   ttl                              index of the user's sessions
+//	USER#<email>     SESSION#<hash>   created, expires, ua?, seen?, ttl   the user's sessions (ListUserSessions)
 //	USER#<email>     FAILURES         count, wstart, wend, ttl         account-wide failed-login window
 //	USER#<email>     FAILURES#<src>   count, wstart, wend, ttl         failed-login window of one source
 //	COURSE#<id>      COURSE           id, title                        store.Course (GetCourse)
 //	CATALOGUE        COURSE#<id>      id, title                        catalogue listing (ListCourses)
-//	SESSION#<hash>   SESSION          email, created, expires, ttl     store.Session
+//	SESSION#<hash>   SESSION          email, created, expires, ua?,    store.Session (GetSession)
+//	                                  seen?, ttl
 //
 // Access patterns: every read is a consistent GetItem, BatchGetItem or Query,
 // never a Scan. GetUserGrant reads the PROFILE and GRANT#<course> items of a
@@ -27,7 +28,9 @@
 // CreateSession writes the user's SESSION# index item, then the session
 // (conditional on its absence); DeleteUserSessions queries the index items
 // and deletes each session conditional on its email, so a stray index item
-// can never delete another user's session. Sessions, grants with an expiry
+// can never delete another user's session. The index items carry a copy of
+// the session's fields, so ListUserSessions is one Query on the user's
+// partition; TouchSession updates both copies in one transaction. Sessions, grants with an expiry
 // and failure windows carry ttl, so DynamoDB removes them some time after
 // they expire; until then they are returned as stored (see store.Store).
 //
@@ -139,6 +142,8 @@ const (
 	attrCount    = "count"
 	attrWStart   = "wstart"
 	attrWEnd     = "wend"
+	attrUA       = "ua"
+	attrSeen     = "seen"
 )
 
 // Key parts.
@@ -569,6 +574,33 @@ func (st *Store) ListGrants(ctx context.Context, email string) ([]store.Grant, e
 
 // Sessions. Errors name the user, never the session id hash.
 
+// sessionAttrs are the attributes that the session item and its index item
+// both carry.
+func sessionAttrs(sess store.Session) map[string]types.AttributeValue {
+	m := map[string]types.AttributeValue{}
+	setTime(m, attrCreated, sess.CreatedAt)
+	setTime(m, attrExpires, sess.Expires)
+	setTime(m, attrSeen, sess.LastSeen)
+	if sess.UserAgent != "" {
+		m[attrUA] = s(sess.UserAgent)
+	}
+	if !sess.Expires.IsZero() {
+		m[attrTTL] = ttlOf(sess.Expires)
+	}
+	return m
+}
+
+func sessionFrom(idHash, email string, it map[string]types.AttributeValue) store.Session {
+	return store.Session{
+		IDHash:    idHash,
+		Email:     email,
+		CreatedAt: getTime(it, attrCreated),
+		Expires:   getTime(it, attrExpires),
+		UserAgent: getS(it, attrUA),
+		LastSeen:  getTime(it, attrSeen),
+	}
+}
+
 // CreateSession implements store.Store.
 func (st *Store) CreateSession(ctx context.Context, sess store.Session) error {
 	if err := errors.Join(needKey("session id hash", sess.IDHash), needKey("email", sess.Email)); err != nil {
@@ -576,19 +608,12 @@ func (st *Store) CreateSession(ctx context.Context, sess store.Session) error {
 	}
 	op := fmt.Sprintf("create session of %s", store.UserRef(sess.Email))
 	// Index item first: a session never exists without it.
-	idx := item(pkUser+sess.Email, skSession+sess.IDHash, nil)
-	if !sess.Expires.IsZero() {
-		idx[attrTTL] = ttlOf(sess.Expires)
-	}
+	idx := item(pkUser+sess.Email, skSession+sess.IDHash, sessionAttrs(sess))
 	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: st.table, Item: idx}); err != nil {
 		return wrapErr(op, err)
 	}
-	it := item(pkSession+sess.IDHash, skSessionIt, map[string]types.AttributeValue{attrEmail: s(sess.Email)})
-	setTime(it, attrCreated, sess.CreatedAt)
-	setTime(it, attrExpires, sess.Expires)
-	if !sess.Expires.IsZero() {
-		it[attrTTL] = ttlOf(sess.Expires)
-	}
+	it := item(pkSession+sess.IDHash, skSessionIt, sessionAttrs(sess))
+	it[attrEmail] = s(sess.Email)
 	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                st.table,
 		Item:                     it,
@@ -604,6 +629,73 @@ func (st *Store) CreateSession(ctx context.Context, sess store.Session) error {
 	return nil
 }
 
+// ListUserSessions implements store.Store: one Query on the user's
+// partition (SK begins_with SESSION#), reading the index items' copies.
+func (st *Store) ListUserSessions(ctx context.Context, email string) ([]store.Session, error) {
+	items, err := st.query(ctx, pkUser+email, skSession)
+	if err != nil {
+		return nil, wrapErr(fmt.Sprintf("list sessions of %s", store.UserRef(email)), err)
+	}
+	out := make([]store.Session, 0, len(items))
+	for _, it := range items {
+		out = append(out, sessionFrom(strings.TrimPrefix(getS(it, attrSK), skSession), email, it))
+	}
+	store.SortSessions(out)
+	return out, nil
+}
+
+// TouchSession implements store.Store: one transaction that sets "seen" on
+// the session item (if it exists and is the user's) and on its index item
+// (if it exists); a failed condition means the session is gone.
+func (st *Store) TouchSession(ctx context.Context, idHash, email string, at time.Time) error {
+	if err := errors.Join(needKey("session id hash", idHash), needKey("email", email)); err != nil {
+		return fmt.Errorf("touch session: %w", err)
+	}
+	names := map[string]string{"#seen": attrSeen, "#pk": attrPK}
+	vals := map[string]types.AttributeValue{":seen": n(at.UnixMilli())}
+	sessNames := map[string]string{"#seen": attrSeen, "#email": attrEmail}
+	sessVals := map[string]types.AttributeValue{":seen": n(at.UnixMilli()), ":email": s(email)}
+	_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems: []types.TransactWriteItem{
+			{Update: &types.Update{
+				TableName:                 st.table,
+				Key:                       key(pkSession+idHash, skSessionIt),
+				UpdateExpression:          aws.String("SET #seen = :seen"),
+				ConditionExpression:       aws.String("#email = :email"),
+				ExpressionAttributeNames:  sessNames,
+				ExpressionAttributeValues: sessVals,
+			}},
+			{Update: &types.Update{
+				TableName:                 st.table,
+				Key:                       key(pkUser+email, skSession+idHash),
+				UpdateExpression:          aws.String("SET #seen = :seen"),
+				ConditionExpression:       aws.String("attribute_exists(#pk)"),
+				ExpressionAttributeNames:  names,
+				ExpressionAttributeValues: vals,
+			}},
+		},
+	})
+	if err != nil && !isTxConditionFailed(err) {
+		return wrapErr(fmt.Sprintf("touch session of %s", store.UserRef(email)), err)
+	}
+	return nil
+}
+
+// isTxConditionFailed reports whether a transaction was cancelled only
+// because a condition failed.
+func isTxConditionFailed(err error) bool {
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) || len(tce.CancellationReasons) == 0 {
+		return false
+	}
+	for _, r := range tce.CancellationReasons {
+		if r.Code != nil && *r.Code != "None" && *r.Code != "ConditionalCheckFailed" {
+			return false
+		}
+	}
+	return true
+}
+
 // GetSession implements store.Store.
 func (st *Store) GetSession(ctx context.Context, idHash string) (store.Session, error) {
 	it, err := st.get(ctx, pkSession+idHash, skSessionIt)
@@ -613,12 +705,7 @@ func (st *Store) GetSession(ctx context.Context, idHash string) (store.Session, 
 	if it == nil {
 		return store.Session{}, fmt.Errorf("get session: %w", store.ErrNotFound)
 	}
-	return store.Session{
-		IDHash:    idHash,
-		Email:     getS(it, attrEmail),
-		CreatedAt: getTime(it, attrCreated),
-		Expires:   getTime(it, attrExpires),
-	}, nil
+	return sessionFrom(idHash, getS(it, attrEmail), it), nil
 }
 
 // DeleteSession implements store.Store.

@@ -110,6 +110,8 @@ type fileSession struct {
 	Email     string    `json:"email"`
 	CreatedAt time.Time `json:"createdAt,omitzero"`
 	Expires   time.Time `json:"expires,omitzero"`
+	UserAgent string    `json:"userAgent,omitempty"`
+	LastSeen  time.Time `json:"lastSeen,omitzero"`
 }
 
 type fileFailure struct {

@@ -317,7 +317,7 @@ func (s *Store) CreateSession(_ context.Context, sess store.Session) error {
 				}
 			}
 		}
-		sess.CreatedAt, sess.Expires = ms(sess.CreatedAt), ms(sess.Expires)
+		sess.CreatedAt, sess.Expires, sess.LastSeen = ms(sess.CreatedAt), ms(sess.Expires), ms(sess.LastSeen)
 		s.d.Sessions[sess.IDHash] = sess
 		return true, nil
 	})
@@ -364,6 +364,37 @@ func (s *Store) DeleteUserSessions(_ context.Context, email string) (int, error)
 		return 0, err
 	}
 	return n, nil
+}
+
+// ListUserSessions implements store.Store.
+func (s *Store) ListUserSessions(_ context.Context, email string) ([]store.Session, error) {
+	var out []store.Session
+	err := s.view(func() error {
+		for _, sess := range s.d.Sessions {
+			if sess.Email == email {
+				out = append(out, sess)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	store.SortSessions(out)
+	return out, nil
+}
+
+// TouchSession implements store.Store.
+func (s *Store) TouchSession(_ context.Context, idHash, email string, at time.Time) error {
+	return s.update(func() (bool, error) {
+		sess, ok := s.d.Sessions[idHash]
+		if !ok || sess.Email != email {
+			return false, nil
+		}
+		sess.LastSeen = ms(at)
+		s.d.Sessions[idHash] = sess
+		return true, nil
+	})
 }
 
 // sourceKey is the key of a source's counter in data.Failures (an email

@@ -37,6 +37,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UserGrant", testUserGrant},
 		{"Sessions", testSessions},
 		{"DeleteUserSessions", testDeleteUserSessions},
+		{"ListUserSessions", testListUserSessions},
+		{"TouchSession", testTouchSession},
 		{"FailureWindow", testFailureWindow},
 		{"FailuresPerUser", testFailuresPerUser},
 		{"ConcurrentFailures", testConcurrentFailures},
@@ -271,7 +273,7 @@ func testGrantExpiry(t *testing.T, st store.Store) {
 }
 
 func testSessions(t *testing.T, st store.Store) {
-	s := store.Session{IDHash: "a1b2c3", Email: "ada@example.com", CreatedAt: base, Expires: base.Add(12 * time.Hour)}
+	s := store.Session{IDHash: "a1b2c3", Email: "ada@example.com", CreatedAt: base, Expires: base.Add(12 * time.Hour), UserAgent: "Mozilla/5.0 (X11; Linux x86_64)"}
 	_, err := st.GetSession(ctx(t), s.IDHash)
 	wantErr(t, "GetSession(absent)", err, store.ErrNotFound)
 	must(t, "CreateSession", st.CreateSession(ctx(t), s))
@@ -339,6 +341,86 @@ func testDeleteUserSessions(t *testing.T, st store.Store) {
 	must(t, "DeleteUserSessions(again)", err)
 	if n != 0 {
 		t.Errorf("DeleteUserSessions(again) = %d, want 0", n)
+	}
+}
+
+func testListUserSessions(t *testing.T, st store.Store) {
+	got, err := st.ListUserSessions(ctx(t), "ada@example.com")
+	must(t, "ListUserSessions(none)", err)
+	if len(got) != 0 {
+		t.Errorf("ListUserSessions(none) = %+v", got)
+	}
+	// Created out of order, one of them expired, one of another user.
+	want := []store.Session{
+		{IDHash: fmt.Sprintf("%064x", 1), Email: "ada@example.com", CreatedAt: base.Add(-3 * time.Hour), Expires: base.Add(-time.Hour), UserAgent: "old phone"},
+		{IDHash: fmt.Sprintf("%064x", 2), Email: "ada@example.com", CreatedAt: base.Add(-2 * time.Hour), Expires: base.Add(10 * time.Hour), LastSeen: base.Add(-time.Hour)},
+		{IDHash: fmt.Sprintf("%064x", 3), Email: "ada@example.com", CreatedAt: base, Expires: base.Add(12 * time.Hour), UserAgent: "laptop"},
+	}
+	for _, i := range []int{2, 0, 1} {
+		must(t, "CreateSession", st.CreateSession(ctx(t), want[i]))
+	}
+	must(t, "CreateSession(bob)", st.CreateSession(ctx(t), store.Session{
+		IDHash: fmt.Sprintf("%064x", 4), Email: "bob@example.com", CreatedAt: base.Add(-4 * time.Hour), Expires: base.Add(time.Hour),
+	}))
+	got, err = st.ListUserSessions(ctx(t), "ada@example.com")
+	must(t, "ListUserSessions", err)
+	if !slices.Equal(got, want) {
+		t.Errorf("ListUserSessions =\n%+v\nwant (sorted by CreatedAt)\n%+v", got, want)
+	}
+	must(t, "DeleteSession", st.DeleteSession(ctx(t), want[1].IDHash))
+	got, err = st.ListUserSessions(ctx(t), "ada@example.com")
+	must(t, "ListUserSessions(after delete)", err)
+	if !slices.Equal(got, []store.Session{want[0], want[2]}) {
+		t.Errorf("ListUserSessions after DeleteSession = %+v, want the other two", got)
+	}
+	if _, err := st.DeleteUserSessions(ctx(t), "ada@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	got, err = st.ListUserSessions(ctx(t), "ada@example.com")
+	must(t, "ListUserSessions(after delete all)", err)
+	if len(got) != 0 {
+		t.Errorf("ListUserSessions after DeleteUserSessions = %+v", got)
+	}
+	got, err = st.ListUserSessions(ctx(t), "bob@example.com")
+	must(t, "ListUserSessions(bob)", err)
+	if len(got) != 1 {
+		t.Errorf("ListUserSessions(bob) = %+v, want his one session", got)
+	}
+}
+
+func testTouchSession(t *testing.T, st store.Store) {
+	s := store.Session{IDHash: fmt.Sprintf("%064x", 7), Email: "ada@example.com", CreatedAt: base, Expires: base.Add(12 * time.Hour), UserAgent: "laptop"}
+	must(t, "CreateSession", st.CreateSession(ctx(t), s))
+	seen := base.Add(7*time.Minute + 123*time.Millisecond)
+	must(t, "TouchSession", st.TouchSession(ctx(t), s.IDHash, s.Email, seen))
+	want := s
+	want.LastSeen = seen
+	got, err := st.GetSession(ctx(t), s.IDHash)
+	must(t, "GetSession", err)
+	if got != want {
+		t.Errorf("GetSession after TouchSession = %+v, want %+v", got, want)
+	}
+	list, err := st.ListUserSessions(ctx(t), s.Email)
+	must(t, "ListUserSessions", err)
+	if !slices.Equal(list, []store.Session{want}) {
+		t.Errorf("ListUserSessions after TouchSession = %+v, want [%+v]", list, want)
+	}
+
+	// Another user's email changes nothing.
+	must(t, "TouchSession(other email)", st.TouchSession(ctx(t), s.IDHash, "bob@example.com", seen.Add(time.Hour)))
+	if got, _ := st.GetSession(ctx(t), s.IDHash); got != want {
+		t.Errorf("TouchSession with another email changed the session to %+v", got)
+	}
+	if list, _ := st.ListUserSessions(ctx(t), "bob@example.com"); len(list) != 0 {
+		t.Errorf("TouchSession with another email created %+v", list)
+	}
+	// A deleted session is not brought back.
+	must(t, "DeleteSession", st.DeleteSession(ctx(t), s.IDHash))
+	must(t, "TouchSession(deleted)", st.TouchSession(ctx(t), s.IDHash, s.Email, seen.Add(time.Hour)))
+	_, err = st.GetSession(ctx(t), s.IDHash)
+	wantErr(t, "GetSession(touched after delete)", err, store.ErrNotFound)
+	if list, _ := st.ListUserSessions(ctx(t), s.Email); len(list) != 0 {
+		t.Errorf("TouchSession after DeleteSession left %+v", list)
 	}
 }
 
