@@ -29,13 +29,15 @@ func (h *Handler) access(w http.ResponseWriter, r *http.Request, req *request) e
 	}
 	// Two DynamoDB round trips: the session, then the user and the grant in
 	// one request; the course comes from the catalogue copy (read in the
-	// same round when it is stale).
+	// same round when it is stale), and a stale LastSeen is written in that
+	// round too.
 	ctx, now := r.Context(), h.now()
 	s, err := h.currentSession(ctx, r, now)
 	if err != nil {
 		return err
 	}
 	req.user = userHash(s.Email)
+	h.touch(ctx, req, s, now) // LastSeen, alongside the next round
 	var (
 		wg     sync.WaitGroup
 		catErr error
@@ -90,6 +92,7 @@ func (h *Handler) access(w http.ResponseWriter, r *http.Request, req *request) e
 	if err != nil {
 		return internal("sign_error", err, "issue cookies for %q", id)
 	}
+	req.joinTouch()
 	for _, c := range cc.SetCookies() {
 		w.Header().Add("Set-Cookie", c)
 	}

@@ -30,6 +30,14 @@ const (
 	// of one account from all sources together within the window.
 	DefaultLockoutAccountThreshold = 100
 	DefaultMaxBodyBytes            = 16 << 10
+	// DefaultMaxSessions is how many devices (active sessions) one account
+	// may use at once; a login past it revokes the oldest.
+	DefaultMaxSessions = 3
+	// MaxMaxSessions is the largest MaxSessions accepted.
+	MaxMaxSessions = 100
+	// TouchInterval is how stale a session's LastSeen may get: /access and
+	// /session update it when it is at least this old.
+	TouchInterval = 5 * time.Minute
 )
 
 // SessionCookie is the name of the login session cookie.
@@ -92,6 +100,10 @@ type Config struct {
 	LockoutAccountThreshold int
 	// LockoutWindow is the failure counting window (default 15m).
 	LockoutWindow time.Duration
+	// MaxSessions is how many active sessions (devices) one account may
+	// have at once, 1..MaxMaxSessions (default DefaultMaxSessions). A login
+	// that would pass it revokes the account's oldest sessions.
+	MaxSessions int
 	// OriginVerifier, when set, makes every request prove that it came
 	// through the distribution (header OriginVerifyHeader): any other
 	// request answers 403 before the store is touched, and only a proven
@@ -168,6 +180,12 @@ func New(cfg Config, st store.Store, keys KeyProvider, issuer *cfsign.Issuer, lo
 	}
 	if cfg.CatalogueTTL == 0 {
 		cfg.CatalogueTTL = DefaultCatalogueTTL
+	}
+	if cfg.MaxSessions == 0 {
+		cfg.MaxSessions = DefaultMaxSessions
+	}
+	if cfg.MaxSessions < 1 || cfg.MaxSessions > MaxMaxSessions {
+		return nil, fmt.Errorf("api: MaxSessions (%d) must be between 1 and %d", cfg.MaxSessions, MaxMaxSessions)
 	}
 	if cfg.SessionTTL < time.Second || cfg.LockoutThreshold < 1 || cfg.LockoutWindow <= 0 || cfg.MaxBodyBytes < 1 || cfg.CatalogueTTL < 0 {
 		return nil, fmt.Errorf("api: SessionTTL (%v), LockoutThreshold (%d), LockoutWindow (%v), MaxBodyBytes (%d) and CatalogueTTL (%v) must be positive",
@@ -258,6 +276,18 @@ type request struct {
 	courseID string // raw (still-escaped) path segment of /access
 	source   string // the viewer's address (IPv6: its /64), for lockout
 	user     string // short hash of the email, for logs and metrics
+	// touched is closed when the session's LastSeen update, which runs
+	// alongside the request's other store work, has finished; nil when
+	// none was started. See joinTouch.
+	touched chan struct{}
+}
+
+// joinTouch waits for the request's LastSeen update, if any: in Lambda
+// nothing may run after the response.
+func (req *request) joinTouch() {
+	if req.touched != nil {
+		<-req.touched
+	}
 }
 
 // match finds the route of an escaped path. It works on the escaped path so
@@ -321,6 +351,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	err = h.check(w, r, rt, req, originOK)
 	if err == nil {
 		err = rt.handle(h, w, r, req)
+		req.joinTouch()
 	}
 	if rt.metric != "" {
 		h.emit(rt.metric, req, err)

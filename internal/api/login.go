@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/cfgate/cfgate/internal/password"
 	"github.com/cfgate/cfgate/internal/store"
@@ -122,15 +123,18 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, req *request) er
 	wg.Go(func() { forgiveErr = h.store.ForgiveFailure(ctx, email, now) })
 	wg.Go(func() { courses, listErr = h.courses(ctx, email, now) })
 	// A session presented with the login is replaced, not kept alive.
+	oldHash := ""
 	if old := sessionToken(r); validToken(old) {
+		oldHash = hashToken(old)
 		wg.Go(func() {
-			if err := h.store.DeleteSession(ctx, hashToken(old)); err != nil {
+			if err := h.store.DeleteSession(ctx, oldHash); err != nil {
 				h.log.LogAttrs(ctx, slog.LevelWarn, "delete previous session", slog.String("error", err.Error()))
 			}
 		})
 	}
 	createErr = h.store.CreateSession(ctx, store.Session{
 		IDHash: idHash, Email: email, CreatedAt: now, Expires: now.Add(h.cfg.SessionTTL),
+		UserAgent: cleanUserAgent(r.UserAgent()),
 	})
 	wg.Wait()
 	switch {
@@ -143,10 +147,72 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, req *request) er
 	case createErr != nil:
 		return internal("store_error", createErr, "create session")
 	}
+	// Then, once the session exists (so that concurrent logins of one
+	// account see each other's), one more round: the account's sessions,
+	// and the revocation of the oldest past MaxSessions.
+	if err := h.limitSessions(ctx, email, idHash, oldHash, now, req.user); err != nil {
+		// Without the limit enforced the new session is not handed out.
+		if derr := h.store.DeleteSession(ctx, idHash); derr != nil {
+			h.log.LogAttrs(ctx, slog.LevelWarn, "delete unlimited session", slog.String("user", req.user), slog.String("error", derr.Error()))
+		}
+		return err
+	}
 	http.SetCookie(w, h.sessionCookie(token, int(h.cfg.SessionTTL/time.Second)))
 	h.log.LogAttrs(ctx, slog.LevelInfo, "login", slog.String("user", req.user), slog.Int("courses", len(courses)))
 	writeJSON(w, http.StatusOK, sessionBody{Email: email, Courses: courses})
 	return nil
+}
+
+// limitSessions revokes the oldest active sessions of email until, with the
+// new session newHash, at most MaxSessions remain. Expired sessions do not
+// count (the store's TTL removes them); neither does replaced, the session
+// presented with this login, which was just deleted.
+func (h *Handler) limitSessions(ctx context.Context, email, newHash, replaced string, now time.Time, user string) error {
+	all, err := h.store.ListUserSessions(ctx, email)
+	if err != nil {
+		return internal("store_error", err, "list sessions")
+	}
+	others := make([]store.Session, 0, len(all)) // oldest first
+	for _, s := range all {
+		if s.IDHash != newHash && s.IDHash != replaced && now.Before(s.Expires) {
+			others = append(others, s)
+		}
+	}
+	revoked := 0
+	for len(others) > h.cfg.MaxSessions-1 {
+		if err := h.store.DeleteSession(ctx, others[0].IDHash); err != nil {
+			return internal("store_error", err, "revoke oldest session")
+		}
+		others = others[1:]
+		revoked++
+	}
+	if revoked > 0 {
+		h.log.LogAttrs(ctx, slog.LevelInfo, "oldest sessions revoked: too many devices",
+			slog.String("user", user), slog.Int("revoked", revoked), slog.Int("maxSessions", h.cfg.MaxSessions))
+	}
+	return nil
+}
+
+// cleanUserAgent is the User-Agent kept with a session: control characters
+// and invalid UTF-8 dropped, at most store.MaxUserAgentLen bytes (cut at a
+// character boundary).
+func cleanUserAgent(ua string) string {
+	ua = strings.ToValidUTF8(ua, "")
+	ua = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, ua)
+	ua = strings.TrimSpace(ua)
+	if len(ua) <= store.MaxUserAgentLen {
+		return ua
+	}
+	cut := store.MaxUserAgentLen
+	for cut > 0 && !utf8.RuneStart(ua[cut]) {
+		cut--
+	}
+	return ua[:cut]
 }
 
 // rehash replaces, after a successful login, a stored hash made with other

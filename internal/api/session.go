@@ -98,6 +98,7 @@ func (h *Handler) sessionUser(ctx context.Context, r *http.Request, req *request
 		return store.Session{}, err
 	}
 	req.user = userHash(s.Email)
+	h.touch(ctx, req, s, now)
 	u, err := h.store.GetUser(ctx, s.Email)
 	if err := checkUser(u, err, disabledKind, disabledText); err != nil {
 		return store.Session{}, err
@@ -117,6 +118,30 @@ func checkUser(u store.User, err error, disabledKind kind, disabledText string) 
 		return fail(disabledKind, "user_disabled", disabledText)
 	}
 	return nil
+}
+
+// touch updates the session's LastSeen when it is TouchInterval old or more
+// (never seen: its CreatedAt), in a goroutine that runs alongside the
+// request's remaining store work, never as one more round trip in a row;
+// req.joinTouch waits for it. A failure is logged and otherwise ignored.
+func (h *Handler) touch(ctx context.Context, req *request, s store.Session, now time.Time) {
+	seen := s.LastSeen
+	if seen.IsZero() {
+		seen = s.CreatedAt
+	}
+	if now.Sub(seen) < TouchInterval || req.touched != nil {
+		return
+	}
+	done := make(chan struct{})
+	req.touched = done
+	user := req.user
+	go func() {
+		defer close(done)
+		if err := h.store.TouchSession(ctx, s.IDHash, s.Email, now); err != nil {
+			h.log.LogAttrs(ctx, slog.LevelWarn, "update session last seen",
+				slog.String("user", user), slog.String("error", err.Error()))
+		}
+	}()
 }
 
 // courseJSON is a course in the login and session answers.
@@ -176,6 +201,7 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request, req *request) 
 	if err != nil {
 		return err
 	}
+	req.joinTouch()
 	writeJSON(w, http.StatusOK, sessionBody{Email: s.Email, Courses: courses})
 	return nil
 }
