@@ -80,6 +80,7 @@ type options struct {
 
 	lockoutThreshold        int
 	lockoutAccountThreshold int
+	maxSessions             int
 	lockoutWindow           time.Duration
 }
 
@@ -105,6 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fl.IntVar(&o.lockoutThreshold, "lockout-threshold", api.DefaultLockoutThreshold, "failed logins of an account from one address before that address gets 429 (LOCKOUT_THRESHOLD in AWS)")
 	fl.IntVar(&o.lockoutAccountThreshold, "lockout-account-threshold", api.DefaultLockoutAccountThreshold, "failed logins of an account from all addresses before it gets 429 everywhere (LOCKOUT_ACCOUNT_THRESHOLD in AWS)")
 	fl.DurationVar(&o.lockoutWindow, "lockout-window", api.DefaultLockoutWindow, "failed-login counting window (LOCKOUT_WINDOW in AWS)")
+	fl.IntVar(&o.maxSessions, "max-sessions", api.DefaultMaxSessions, "devices (active sessions) one account may use at once; a login past it signs the oldest out (MAX_SESSIONS in AWS)")
 	if err := fl.Parse(args); err != nil {
 		return nil, err
 	}
@@ -325,6 +327,7 @@ func setup(ctx context.Context, o *options, domain string, logger *slog.Logger) 
 		LockoutThreshold:        o.lockoutThreshold,
 		LockoutAccountThreshold: o.lockoutAccountThreshold,
 		LockoutWindow:           o.lockoutWindow,
+		MaxSessions:             o.maxSessions,
 	}, st, signingKey, issuer, logger)
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)

@@ -163,6 +163,7 @@ func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, 
 		Catalogue:        catalogue,
 
 		LockoutAccountThreshold: cfg.LockoutAccountThreshold,
+		MaxSessions:             cfg.MaxSessions,
 		OriginVerifier:          origin,
 	}, st, keys, issuer, logger)
 	if err != nil {

@@ -33,6 +33,9 @@ const (
 	DefaultLockoutWindow    = api.DefaultLockoutWindow
 
 	DefaultLockoutAccountThreshold = api.DefaultLockoutAccountThreshold
+
+	DefaultMaxSessions = api.DefaultMaxSessions
+	MaxMaxSessions     = api.MaxMaxSessions
 )
 
 // Config is the login function's configuration.
@@ -89,6 +92,10 @@ type Config struct {
 	// LockoutWindow is the failed-login counting window (LOCKOUT_WINDOW,
 	// default 15m).
 	LockoutWindow time.Duration
+	// MaxSessions is how many devices (active sessions) one account may
+	// use at once; a login past it revokes the oldest (MAX_SESSIONS,
+	// 1..100, default 3).
+	MaxSessions int
 	// LogLevel is the minimum level logged (LOG_LEVEL: debug, info, warn,
 	// error; default info).
 	LogLevel slog.Level
@@ -233,6 +240,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c.LockoutAccountThreshold = positive("LOCKOUT_ACCOUNT_THRESHOLD", max(DefaultLockoutAccountThreshold, c.LockoutThreshold))
 	if c.LockoutAccountThreshold < c.LockoutThreshold {
 		problem("LOCKOUT_ACCOUNT_THRESHOLD=%d must be at least LOCKOUT_THRESHOLD=%d", c.LockoutAccountThreshold, c.LockoutThreshold)
+	}
+
+	c.MaxSessions = positive("MAX_SESSIONS", DefaultMaxSessions)
+	if c.MaxSessions > MaxMaxSessions {
+		problem("MAX_SESSIONS=%d must be at most %d", c.MaxSessions, MaxMaxSessions)
 	}
 
 	c.LogLevel = slog.LevelInfo

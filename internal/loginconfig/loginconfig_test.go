@@ -63,6 +63,7 @@ func TestFromEnvDefaults(t *testing.T) {
 		LockoutThreshold:        10,
 		LockoutAccountThreshold: 100,
 		LockoutWindow:           15 * time.Minute,
+		MaxSessions:             3,
 		LogLevel:                slog.LevelInfo,
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -83,6 +84,7 @@ func TestFromEnvAllSet(t *testing.T) {
 		"LOCKOUT_THRESHOLD", "5",
 		"LOCKOUT_ACCOUNT_THRESHOLD", "50",
 		"LOCKOUT_WINDOW", "1h",
+		"MAX_SESSIONS", "100",
 		"LOG_LEVEL", "DEBUG",
 	)))
 	if err != nil {
@@ -104,6 +106,7 @@ func TestFromEnvAllSet(t *testing.T) {
 		LockoutThreshold:        5,
 		LockoutAccountThreshold: 50,
 		LockoutWindow:           time.Hour,
+		MaxSessions:             100,
 		LogLevel:                slog.LevelDebug,
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -149,6 +152,9 @@ func TestFromEnvProblems(t *testing.T) {
 		{"lockout zero", with("LOCKOUT_THRESHOLD", "0"), []string{"LOCKOUT_THRESHOLD=\"0\" must be at least 1"}},
 		{"account threshold below source threshold", with("LOCKOUT_THRESHOLD", "20", "LOCKOUT_ACCOUNT_THRESHOLD", "10"), []string{"LOCKOUT_ACCOUNT_THRESHOLD=10 must be at least LOCKOUT_THRESHOLD=20"}},
 		{"account threshold not a number", with("LOCKOUT_ACCOUNT_THRESHOLD", "many"), []string{"LOCKOUT_ACCOUNT_THRESHOLD=\"many\" is not an integer"}},
+		{"max sessions zero", with("MAX_SESSIONS", "0"), []string{"MAX_SESSIONS=\"0\" must be at least 1"}},
+		{"max sessions too many", with("MAX_SESSIONS", "101"), []string{"MAX_SESSIONS=101 must be at most 100"}},
+		{"max sessions not a number", with("MAX_SESSIONS", "3 devices"), []string{"MAX_SESSIONS=\"3 devices\" is not an integer"}},
 		{"bad log level", with("LOG_LEVEL", "loud"), []string{"LOG_LEVEL=\"loud\""}},
 		{"everything wrong at once", map[string]string{
 			"COOKIE_TTL": "x", "PLAYER_ORIGINS": "https://a/b", "COOKIE_SAMESITE": "x", "LOCKOUT_THRESHOLD": "x", "LOG_LEVEL": "x",
