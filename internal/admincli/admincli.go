@@ -15,6 +15,7 @@ import (
 	"net/mail"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -59,6 +60,11 @@ Commands:
                               let a user watch a course (no expiry by default)
   revoke EMAIL COURSE         withdraw a grant (takes effect at the next
                               cookie refresh, within the cookie lifetime)
+  sessions list EMAIL [--json]
+                              the user's sessions (devices), oldest first,
+                              numbered: created, last seen (coarse: updated at
+                              most every 5 minutes), expiry, user agent
+  sessions revoke EMAIL N     log out the Nth session of sessions list
   sessions revoke-all EMAIL   log a user out everywhere
   table create                create the DynamoDB table (moto_server, local
                               setups; deployed stacks get it from template.yaml)
@@ -75,6 +81,8 @@ Examples:
   printf '%s\n' "$PW" | go run ./functions/login/admin users set-password ada@example.com
   go run ./functions/login/admin grant ada@example.com intro-to-hls --for 720h
   go run ./functions/login/admin grant ada@example.com intro-to-hls --expires 2027-01-31T23:59:59Z
+  go run ./functions/login/admin sessions list ada@example.com
+  go run ./functions/login/admin sessions revoke ada@example.com 2
   go run ./functions/login/admin sessions revoke-all ada@example.com
 
   AWS_ENDPOINT_URL=http://127.0.0.1:5000 go run ./functions/login/admin --table t table create
@@ -194,6 +202,8 @@ func commands() []command {
 			return func(e *env, a []string) error { return grant(e, a, *expires, *dur) }
 		}},
 		{[]string{"revoke"}, []string{"EMAIL", "COURSE"}, simple(revoke)},
+		{[]string{"sessions", "list"}, []string{"EMAIL"}, withJSON(sessionsList)},
+		{[]string{"sessions", "revoke"}, []string{"EMAIL", "N"}, simple(sessionsRevoke)},
 		{[]string{"sessions", "revoke-all"}, []string{"EMAIL"}, simple(sessionsRevokeAll)},
 		{[]string{"table", "create"}, nil, simple(tableCreate)},
 	}
@@ -632,6 +642,95 @@ func revoke(e *env, a []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "revoked %s from %s\n", a[1], email)
+	return nil
+}
+
+// SessionJSON is one session in `sessions list --json`. It never carries
+// the session id or its hash.
+type SessionJSON struct {
+	N         int        `json:"n"` // the number that sessions revoke takes
+	Created   time.Time  `json:"created"`
+	LastSeen  *time.Time `json:"lastSeen,omitempty"` // absent: not since created
+	Expires   time.Time  `json:"expires"`
+	Active    bool       `json:"active"`
+	UserAgent string     `json:"userAgent"`
+}
+
+// userSessions lists the sessions of a user, numbered from 1 in the store's
+// order (oldest first), with their id hashes (for revoke only).
+func userSessions(e *env, raw string) (string, []store.Session, error) {
+	email, err := normalizeEmail(raw)
+	if err != nil {
+		return "", nil, err
+	}
+	ss, err := e.st.ListUserSessions(e.ctx, email)
+	return email, ss, err
+}
+
+// printable makes a stored user agent safe for a terminal line.
+func printable(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, ""))
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func sessionsList(e *env, a []string, asJSON bool) error {
+	_, ss, err := userSessions(e, a[0])
+	if err != nil {
+		return err
+	}
+	now := e.now()
+	out := make([]SessionJSON, 0, len(ss))
+	for i, s := range ss {
+		sj := SessionJSON{N: i + 1, Created: s.CreatedAt, Expires: s.Expires, Active: now.Before(s.Expires), UserAgent: s.UserAgent}
+		if !s.LastSeen.IsZero() {
+			sj.LastSeen = &s.LastSeen
+		}
+		out = append(out, sj)
+	}
+	if asJSON {
+		return writeJSON(e.stdout, out)
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "N\tCREATED\tLAST SEEN\tEXPIRES\tUSER AGENT")
+	for _, s := range out {
+		seen := "-"
+		if s.LastSeen != nil {
+			seen = s.LastSeen.UTC().Format(time.RFC3339)
+		}
+		exp := s.Expires.UTC().Format(time.RFC3339)
+		if !s.Active {
+			exp = "expired " + exp
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\n", s.N, s.Created.UTC().Format(time.RFC3339), seen, exp, printable(s.UserAgent))
+	}
+	return w.Flush()
+}
+
+func sessionsRevoke(e *env, a []string) error {
+	n, err := strconv.Atoi(a[1])
+	if err != nil || n < 1 {
+		return fmt.Errorf("invalid session number %q: want N of sessions list (1, 2, …)", a[1])
+	}
+	email, ss, err := userSessions(e, a[0])
+	if err != nil {
+		return err
+	}
+	if n > len(ss) {
+		return fmt.Errorf("%s has %d session(s), no number %d (see sessions list)", email, len(ss), n)
+	}
+	s := ss[n-1]
+	if err := e.st.DeleteSession(e.ctx, s.IDHash); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "revoked session %d of %s (created %s, %s)\n", n, email, s.CreatedAt.UTC().Format(time.RFC3339), printable(s.UserAgent))
 	return nil
 }
 

@@ -176,6 +176,49 @@ func exercise(t *testing.T, c cli, st store.Store) {
 	if u, _ := st.GetUser(ctx, "ada@example.com"); u.Disabled {
 		t.Error("still disabled")
 	}
+	// sessions list and revoke N: oldest first, never an id hash.
+	for i, ua := range []string{"laptop", "phone", ""} {
+		if err := st.CreateSession(ctx, store.Session{
+			IDHash: strings.Repeat(string(rune('a'+i)), 64), Email: "ada@example.com", UserAgent: ua,
+			CreatedAt: fixedNow.Add(time.Duration(-i) * time.Hour), Expires: fixedNow.Add(time.Hour),
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.TouchSession(ctx, strings.Repeat("b", 64), "ada@example.com", fixedNow.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	out := c.ok("", "sessions", "list", "ada@example.com")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 4 || !strings.Contains(lines[1], "1  2026-06-01T10:00:00Z  -                     2026-06-01T13:00:00Z  -") ||
+		!strings.Contains(lines[2], "2026-06-01T11:59:00Z") || !strings.HasSuffix(lines[2], "phone") || !strings.HasSuffix(lines[3], "laptop") {
+		t.Errorf("sessions list:\n%s", out)
+	}
+	if strings.Contains(out, "aaaa") || strings.Contains(out, "bbbb") {
+		t.Errorf("sessions list shows an id hash:\n%s", out)
+	}
+	var listed []admincli.SessionJSON
+	if err := json.Unmarshal([]byte(c.ok("", "sessions", "list", "ada@example.com", "--json")), &listed); err != nil || len(listed) != 3 ||
+		listed[1].N != 2 || listed[1].UserAgent != "phone" || listed[1].LastSeen == nil || !listed[1].Active {
+		t.Errorf("sessions list --json: %+v, %v", listed, err)
+	}
+	if out := c.ok("", "sessions", "revoke", "ada@example.com", "2"); !strings.Contains(out, "revoked session 2 of ada@example.com (created 2026-06-01T11:00:00Z, phone)") {
+		t.Errorf("sessions revoke: %q", out)
+	}
+	if _, err := st.GetSession(ctx, strings.Repeat("b", 64)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("revoked session still stored: %v", err)
+	}
+	for _, h := range []string{"a", "c"} {
+		if _, err := st.GetSession(ctx, strings.Repeat(h, 64)); err != nil {
+			t.Errorf("session %s…: %v after revoking another", h, err)
+		}
+	}
+	c.fails("no number 3", "", "sessions", "revoke", "ada@example.com", "3")
+	c.fails("invalid session number", "", "sessions", "revoke", "ada@example.com", "x")
+	if out := c.ok("", "sessions", "revoke-all", "ada@example.com"); !strings.Contains(out, "revoked 2 session(s)") {
+		t.Errorf("sessions revoke-all: %q", out)
+	}
+
 	newSessions(3)
 	if out := c.ok("a new passphrase\r\n", "users", "set-password", "ada@example.com"); !strings.Contains(out, "3 session(s) revoked") {
 		t.Errorf("users set-password: %q", out)
@@ -311,7 +354,7 @@ func TestUsage(t *testing.T) {
 	if err := admincli.Run(context.Background(), []string{"help"}, strings.NewReader(""), &out, &errb); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"users add EMAIL", "grant EMAIL COURSE", "sessions revoke-all", "table create", "--local --state DIR", "Examples:"} {
+	for _, want := range []string{"users add EMAIL", "grant EMAIL COURSE", "sessions list EMAIL", "sessions revoke EMAIL N", "sessions revoke-all", "table create", "--local --state DIR", "Examples:"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q", want)
 		}
