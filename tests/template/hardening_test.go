@@ -16,6 +16,7 @@ import (
 	"github.com/cfgate/cfgate/internal/cfsign"
 	"github.com/cfgate/cfgate/internal/keyops"
 	"github.com/cfgate/cfgate/internal/keysource"
+	"github.com/cfgate/cfgate/internal/loginconfig"
 	"github.com/cfgate/cfgate/internal/testutil/needs"
 )
 
@@ -420,6 +421,40 @@ func TestDefaultsMatchGoConstants(t *testing.T) {
 	}
 	if login["LOCKOUT_THRESHOLD"] != strconv.Itoa(api.DefaultLockoutThreshold) || login["LOCKOUT_ACCOUNT_THRESHOLD"] != strconv.Itoa(api.DefaultLockoutAccountThreshold) {
 		t.Errorf("LOCKOUT_THRESHOLD %v, LOCKOUT_ACCOUNT_THRESHOLD %v; Go defaults %d, %d", login["LOCKOUT_THRESHOLD"], login["LOCKOUT_ACCOUNT_THRESHOLD"], api.DefaultLockoutThreshold, api.DefaultLockoutAccountThreshold)
+	}
+	// MaxSessions: the parameter's default is the Go default, it reaches
+	// MAX_SESSIONS, and its pattern accepts exactly what the function does.
+	if got := param("MaxSessions"); got != strconv.Itoa(api.DefaultMaxSessions) {
+		t.Errorf("MaxSessions default %q, Go default %d", got, api.DefaultMaxSessions)
+	}
+	if got := load(t, map[string]string{"MaxSessions": "7"}).props(t, "LoginFunction")["Environment"].(map[string]any)["Variables"].(map[string]any)["MAX_SESSIONS"]; got != "7" {
+		t.Errorf("LoginFunction MAX_SESSIONS = %v with MaxSessions 7, want the parameter", got)
+	}
+	pattern, _ := p.doc["Parameters"].(map[string]any)["MaxSessions"].(map[string]any)["AllowedPattern"].(string)
+	re, err := regexp.Compile(pattern)
+	if err != nil || pattern == "" {
+		t.Fatalf("MaxSessions AllowedPattern %q: %v", pattern, err)
+	}
+	accepts := func(v string) bool {
+		env := map[string]string{
+			"TABLE_NAME": "t", "SIGNING_KEY_SECRET_ID": "s", "ORIGIN_VERIFY_SECRET_ID": "o", "KEY_GROUP_ID": "k",
+			"DISTRIBUTION_DOMAIN": "d111111abcdef8.cloudfront.net", "MAX_SESSIONS": v,
+		}
+		_, err := loginconfig.FromEnv(func(k string) string { return env[k] })
+		return err == nil
+	}
+	// Every whole number: the same verdict from both.
+	for n := -2; n <= 1001; n++ {
+		v := strconv.Itoa(n)
+		if accepts(v) != re.MatchString(v) {
+			t.Errorf("MAX_SESSIONS=%s: the function accepts it: %v, the parameter's pattern: %v", v, accepts(v), re.MatchString(v))
+		}
+	}
+	// Other spellings: the pattern may be stricter, never looser.
+	for _, v := range []string{"03", "+3", " 3", "3 ", "3.0", "0x3", "", "x"} {
+		if re.MatchString(v) && !accepts(v) {
+			t.Errorf("MAX_SESSIONS=%q passes the parameter's pattern but the function refuses it", v)
+		}
 	}
 	// The rotation function sees the login function's settings, so its grace
 	// (recorded at promote, waited for by finish) covers the deployed cookies.
