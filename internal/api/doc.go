@@ -20,7 +20,11 @@
 //     and strictly decoded (unknown fields and trailing data are 400).
 //   - Sessions: a random 256-bit id in the cookie cfgate_session
 //     (HttpOnly, Secure, SameSite=Strict, Path=/api/); the store keeps only
-//     the SHA-256 hex of the cookie value.
+//     the SHA-256 hex of the cookie value. At most Config.MaxSessions
+//     (default 3) active sessions per account: a login past it deletes the
+//     account's oldest. /access and /session refresh a session's LastSeen
+//     at most every TouchInterval, in a goroutine alongside the request's
+//     other store calls that is joined before the response.
 //   - Login answers 401 with one body for an unknown user, a disabled user
 //     and a wrong password, and does the argon2id work in each case
 //     (password.DummyVerify for unknown users). Attempts are counted for
