@@ -19,6 +19,15 @@ import (
 // 127.0.0.1 with small lockout thresholds.
 func startHardened(t *testing.T, perSource, account int) (*app, string) {
 	t.Helper()
+	return startWith(t, func(o *options) {
+		o.lockoutThreshold, o.lockoutAccountThreshold, o.lockoutWindow = perSource, account, time.Hour
+	})
+}
+
+// startWith serves the in-process distribution over real TCP on 127.0.0.1
+// with the test defaults changed by set.
+func startWith(t *testing.T, set func(o *options)) (*app, string) {
+	t.Helper()
 	needHLSJS(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -29,8 +38,8 @@ func startHardened(t *testing.T, perSource, account int) (*app, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := &options{state: t.TempDir(), template: tpl, cookieTTL: 10 * time.Minute, cookieBucket: 5 * time.Minute, demoPassword: testPassword,
-		lockoutThreshold: perSource, lockoutAccountThreshold: account, lockoutWindow: time.Hour}
+	o := &options{state: t.TempDir(), template: tpl, cookieTTL: 10 * time.Minute, cookieBucket: 5 * time.Minute, demoPassword: testPassword}
+	set(o)
 	a, err := setup(context.Background(), o, domain, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -152,7 +152,9 @@ func (s *server) originRequest(r *http.Request, b behavior.Behavior) *http.Reque
 					kept[name] = v
 				}
 			}
-			kept.Set("User-Agent", "Amazon CloudFront")
+			if _, ok := kept["User-Agent"]; !ok {
+				kept.Set("User-Agent", "Amazon CloudFront") // CloudFront's own, unless the policy forwards the viewer's
+			}
 			out.Header = kept
 		}
 		if p.ViewerAddress {

@@ -85,7 +85,8 @@ func TestOriginVerifySecret(t *testing.T) {
 }
 
 // TestAPIOriginRequestPolicy: the /api/* policy carries what the API reads
-// and CloudFront-Viewer-Address, never the viewer's Host (API Gateway would
+// (User-Agent: the devices of sessions list) and CloudFront-Viewer-Address,
+// never the viewer's Host (API Gateway would
 // refuse it), and every cookie and query string.
 func TestAPIOriginRequestPolicy(t *testing.T) {
 	p := load(t, nil)
@@ -97,7 +98,7 @@ func TestAPIOriginRequestPolicy(t *testing.T) {
 	if c.HeadersConfig.HeaderBehavior != "whitelist" {
 		t.Fatalf("HeaderBehavior = %s, want whitelist (allViewer* would forward Host)", c.HeadersConfig.HeaderBehavior)
 	}
-	for _, h := range []string{"CloudFront-Viewer-Address", "Origin", "Content-Type", "Access-Control-Request-Method"} {
+	for _, h := range []string{"CloudFront-Viewer-Address", "Origin", "Content-Type", "Access-Control-Request-Method", "User-Agent"} {
 		if !slices.Contains(c.HeadersConfig.Headers, h) {
 			t.Errorf("headers %v lack %s", c.HeadersConfig.Headers, h)
 		}
