@@ -176,29 +176,52 @@ func TestLastSeen(t *testing.T) {
 }
 
 // touchOrderStore checks that TouchSession runs alongside the request's
-// other store work: TouchSession waits until GetUser (which follows
-// GetSession in the request) has been called, which deadlocks if the touch
-// were one more sequential call before it. done records that the touch
-// finished before the response.
+// other store work: TouchSession waits until a read that follows the
+// session's in the request (the user, the grant, the grants, the catalogue)
+// has been called, which deadlocks if the touch were one more sequential
+// call before them. done records that the touch finished before the
+// response.
 type touchOrderStore struct {
 	store.Store
-	userCalled chan struct{}
+	userCalled chan struct{} // closed at the first later read
 	once       atomic.Bool
 	done       atomic.Bool
 }
 
-func (s *touchOrderStore) GetUser(ctx context.Context, email string) (store.User, error) {
+func (s *touchOrderStore) later() {
 	if s.once.CompareAndSwap(false, true) {
 		close(s.userCalled)
 	}
+}
+
+func (s *touchOrderStore) GetUser(ctx context.Context, email string) (store.User, error) {
+	s.later()
 	return s.Store.GetUser(ctx, email)
 }
 
+func (s *touchOrderStore) GetCourse(ctx context.Context, id string) (store.Course, error) {
+	s.later()
+	return s.Store.GetCourse(ctx, id)
+}
+
+func (s *touchOrderStore) GetGrant(ctx context.Context, email, id string) (store.Grant, error) {
+	s.later()
+	return s.Store.GetGrant(ctx, email, id)
+}
+
 func (s *touchOrderStore) GetUserGrant(ctx context.Context, email, id string) (store.User, store.Grant, bool, error) {
-	if s.once.CompareAndSwap(false, true) {
-		close(s.userCalled)
-	}
+	s.later()
 	return s.Store.GetUserGrant(ctx, email, id)
+}
+
+func (s *touchOrderStore) ListCourses(ctx context.Context) ([]store.Course, error) {
+	s.later()
+	return s.Store.ListCourses(ctx)
+}
+
+func (s *touchOrderStore) ListGrants(ctx context.Context, email string) ([]store.Grant, error) {
+	s.later()
+	return s.Store.ListGrants(ctx, email)
 }
 
 func (s *touchOrderStore) TouchSession(ctx context.Context, idHash, email string, at time.Time) error {
