@@ -116,6 +116,7 @@ func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, 
 		domain                          string
 		domainErr                       error
 		domainTime, originTime, keyTime time.Duration
+		groupTime                       time.Duration
 		catalogue                       []store.Course
 	)
 	t0 := time.Now()
@@ -126,6 +127,12 @@ func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, 
 	wg.Go(func() {
 		_ = origin.Warm(ctx) // a failure is logged; requests answer 503 until a fetch succeeds
 		originTime = time.Since(t0)
+	})
+	// The key group is read alongside the secret, not after it: the
+	// self-check below then finds it read (or waits for this read).
+	wg.Go(func() {
+		_ = keys.Warm(ctx) // a failure is logged; /access answers 503 until a read succeeds
+		groupTime = time.Since(t0)
 	})
 	wg.Go(func() {
 		_, _ = keys.Key(ctx) // warm-up and self-check (reads the secret, not KMS); a failure is logged and retried per request
@@ -170,7 +177,7 @@ func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, 
 		return nil, fmt.Errorf("handler: %w", err)
 	}
 	logger.Info("login function ready", "domain", domain, "table", cfg.TableName, "secret", cfg.SigningKeySecretID,
-		"domainMs", ms(domainTime), "originMs", ms(originTime), "keyFetchMs", ms(keyTime), "initAwsMs", ms(initAWSTime))
+		"domainMs", ms(domainTime), "originMs", ms(originTime), "keyFetchMs", ms(keyTime), "keyGroupMs", ms(groupTime), "initAwsMs", ms(initAWSTime))
 	return h, nil
 }
 

@@ -77,6 +77,33 @@ func (c *Checked) Reads() int {
 	return c.reads
 }
 
+// Warm reads the key group if it has not been read yet, without waiting for
+// the signing key: the login function's init calls it alongside the secret's
+// read, so that the check costs no second round of calls. A Key call that
+// comes while the read is under way waits for it rather than reading again.
+// A failure is logged and spaces out the next read, as in Key.
+func (c *Checked) Warm(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.items != nil || c.now().Before(c.nextRead) {
+		return nil
+	}
+	return c.read(ctx)
+}
+
+// read reads the group; c.mu is held.
+func (c *Checked) read(ctx context.Context) error {
+	c.reads++
+	items, err := c.cf.KeyGroupKeys(ctx, c.groupID)
+	if err != nil {
+		c.nextRead = c.now().Add(retryAfter)
+		c.logger.Error("cannot read the distribution's key group; /access answers 503 until it can", "keyGroupId", c.groupID, "error", err.Error())
+		return fmt.Errorf("read key group %s: %w", c.groupID, err)
+	}
+	c.items = append([]string{}, items...)
+	return nil
+}
+
 // Key returns the signing key if its id is in the key group. Otherwise the
 // error wraps keysource.ErrUnavailable (the API answers 503) and
 // ErrNotInGroup, or the read's error.
@@ -103,14 +130,9 @@ func (c *Checked) check(ctx context.Context, id string) error {
 		}
 		return fmt.Errorf("%w: key pair %s, key group %s", ErrNotInGroup, id, c.groupID)
 	}
-	c.reads++
-	items, err := c.cf.KeyGroupKeys(ctx, c.groupID)
-	if err != nil {
-		c.nextRead = c.now().Add(retryAfter)
-		c.logger.Error("cannot read the distribution's key group; /access answers 503 until it can", "keyGroupId", c.groupID, "error", err.Error())
-		return fmt.Errorf("read key group %s: %w", c.groupID, err)
+	if err := c.read(ctx); err != nil {
+		return err
 	}
-	c.items = append([]string{}, items...)
 	if slices.Contains(c.items, id) {
 		return nil
 	}

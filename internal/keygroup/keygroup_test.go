@@ -40,6 +40,20 @@ func (c *countingCF) KeyGroupKeys(ctx context.Context, id string) ([]string, err
 	return c.Client.KeyGroupKeys(ctx, id)
 }
 
+// gatedCF holds its first read until released, announcing it on entered.
+type gatedCF struct {
+	countingCF
+	entered, release chan struct{}
+}
+
+func (g *gatedCF) KeyGroupKeys(ctx context.Context, id string) ([]string, error) {
+	if g.n == 0 {
+		close(g.entered)
+		<-g.release
+	}
+	return g.countingCF.KeyGroupKeys(ctx, id)
+}
+
 func newPublicKey(t *testing.T, cf *cloudfront.Client) string {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -101,6 +115,31 @@ func TestSelfCheckAgainstMoto(t *testing.T) {
 		}
 		if cf.n != 1 {
 			t.Errorf("GetKeyGroup calls = %d, want 1 (cached)", cf.n)
+		}
+	})
+
+	t.Run("warmed alongside the key", func(t *testing.T) {
+		// Init calls Warm and Key at once; Key must wait for Warm's read
+		// instead of making a second one.
+		gate := &gatedCF{countingCF: countingCF{Client: reader}, entered: make(chan struct{}), release: make(chan struct{})}
+		c := keygroup.New(signingKey(t, inGroup), gate, groupID, nil, nil)
+		warmed := make(chan error, 1)
+		go func() { warmed <- c.Warm(ctx) }()
+		<-gate.entered // Warm holds the read
+		got := make(chan error, 1)
+		go func() { _, err := c.Key(ctx); got <- err }()
+		close(gate.release)
+		if err := <-warmed; err != nil {
+			t.Fatalf("Warm: %v", err)
+		}
+		if err := <-got; err != nil {
+			t.Fatalf("Key: %v", err)
+		}
+		if err := c.Warm(ctx); err != nil {
+			t.Fatalf("second Warm: %v", err)
+		}
+		if gate.n != 1 || c.Reads() != 1 {
+			t.Errorf("GetKeyGroup calls = %d (Reads %d), want 1", gate.n, c.Reads())
 		}
 	})
 

@@ -143,19 +143,29 @@ func (s *SecretsManager) current(ctx context.Context) ([]string, error) {
 }
 
 // fetch reads AWSCURRENT (required) and AWSPREVIOUS (absent before the
-// first rotation).
+// first rotation), both at once: a cold start waits for one Secrets Manager
+// round trip, not two.
 func (s *SecretsManager) fetch(ctx context.Context) ([]string, error) {
+	var (
+		prev    string
+		prevErr error
+		done    = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		prev, prevErr = s.stage(ctx, "AWSPREVIOUS")
+	}()
 	cur, err := s.stage(ctx, "AWSCURRENT")
+	<-done
 	if err != nil {
 		return nil, err
 	}
 	values := []string{cur}
-	prev, err := s.stage(ctx, "AWSPREVIOUS")
 	var nf *smtypes.ResourceNotFoundException
 	switch {
-	case errors.As(err, &nf):
-	case err != nil:
-		return nil, err
+	case errors.As(prevErr, &nf):
+	case prevErr != nil:
+		return nil, prevErr
 	default:
 		values = append(values, prev)
 	}

@@ -88,6 +88,7 @@ type Proxy struct {
 	mu       sync.Mutex
 	calls    map[string]int // "service Operation" → count
 	overruns []Overrun
+	spans    []Overrun
 }
 
 // Overrun is a call that moto_server took longer to answer than the
@@ -180,6 +181,17 @@ func (p *Proxy) Overruns() []Overrun {
 	return o
 }
 
+// Spans returns every call since the last call of Spans (each answered
+// call: when it reached the proxy, when the proxy let its answer go, and its
+// overrun, zero when moto answered in time) and forgets them.
+func (p *Proxy) Spans() []Overrun {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	o := p.spans
+	p.spans = nil
+	return o
+}
+
 // OnPath is how much the overruns of the calls that started at or after
 // since lengthened a request whose calls ran in rounds (concurrent calls
 // overlap, rounds follow each other): overlapping overruns are one round,
@@ -205,6 +217,31 @@ func OnPath(overruns []Overrun, since time.Time) time.Duration {
 		}
 	}
 	return total + roundMax
+}
+
+// ConcurrentDelay is how much moto answering late lengthened a round of
+// calls that ran concurrently (a cold start's init), given the Spans of
+// every call and the round's calls as those that started in [from, to): the
+// round ended when its last call ended; at the assumed latencies it would
+// have ended when the last call's latency was up. Unlike OnPath, a short
+// call that overran without outlasting a slower one delays nothing.
+func ConcurrentDelay(spans []Overrun, from, to time.Time) time.Duration {
+	var actual, modeled time.Time
+	for _, o := range spans {
+		if o.Start.Before(from) || !o.Start.Before(to) {
+			continue
+		}
+		if o.End.After(actual) {
+			actual = o.End
+		}
+		if m := o.End.Add(-o.Over); m.After(modeled) {
+			modeled = m
+		}
+	}
+	if actual.IsZero() || !actual.After(modeled) {
+		return 0
+	}
+	return actual.Sub(modeled)
 }
 
 // Format renders a Calls map sorted by key, for logs.
@@ -240,11 +277,16 @@ func (h *heldWriter) hold() {
 		return
 	}
 	h.held = true
-	if over := time.Since(h.until); over > 0 { // moto answered late
-		h.p.mu.Lock()
-		h.p.overruns = append(h.p.overruns, Overrun{Start: h.start, End: time.Now(), Over: over})
-		h.p.mu.Unlock()
+	now := time.Now()
+	over := now.Sub(h.until)
+	h.p.mu.Lock()
+	if over > 0 { // moto answered late
+		h.p.overruns = append(h.p.overruns, Overrun{Start: h.start, End: now, Over: over})
+		h.p.spans = append(h.p.spans, Overrun{Start: h.start, End: now, Over: over})
+	} else {
+		h.p.spans = append(h.p.spans, Overrun{Start: h.start, End: h.until})
 	}
+	h.p.mu.Unlock()
 	if d := time.Until(h.until); d > 0 {
 		t := time.NewTimer(d)
 		defer t.Stop()

@@ -83,3 +83,29 @@ func TestOnPath(t *testing.T) {
 		t.Errorf("OnPath(nil) = %v", got)
 	}
 }
+
+func TestConcurrentDelay(t *testing.T) {
+	t0 := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	ms := func(n float64) time.Time { return t0.Add(time.Duration(n * float64(time.Millisecond))) }
+	d := func(n float64) time.Duration { return time.Duration(n * float64(time.Millisecond)) }
+	spans := []Overrun{
+		{Start: ms(1), End: ms(13), Over: d(8)},  // DynamoDB: 4 ms + 8 over, beside the slow calls
+		{Start: ms(1), End: ms(24), Over: d(3)},  // Secrets Manager: 20 ms + 3 over
+		{Start: ms(2), End: ms(22)},              // SSM on time
+		{Start: ms(30), End: ms(40), Over: d(6)}, // after the round
+	}
+	// The round would have ended at 22 (SSM); it ended at 24.
+	if got, want := ConcurrentDelay(spans, t0, ms(25)), d(2); got != want {
+		t.Errorf("ConcurrentDelay = %v, want %v", got, want)
+	}
+	// The short call's overrun alone delays nothing.
+	if got := ConcurrentDelay(spans[:1:1], t0, ms(25)); got != d(8) {
+		t.Errorf("one call: %v, want its overrun", got)
+	}
+	if got := ConcurrentDelay(append([]Overrun{}, spans[0], spans[2]), t0, ms(25)); got != 0 {
+		t.Errorf("short overrun beside a longer call: %v, want 0", got)
+	}
+	if got := ConcurrentDelay(nil, t0, ms(25)); got != 0 {
+		t.Errorf("no calls: %v", got)
+	}
+}
