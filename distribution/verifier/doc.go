@@ -50,16 +50,29 @@
 //
 // The request URL is scheme "://" host path ["?" query], with the host as the
 // viewer sent it (port included) and the path and query exactly as sent, not
-// re-encoded. Sections are the scheme, "://"+host, the path (from its leading
-// "/") and the query (from its "?"). In Resource, "?" matches exactly one
-// character of the section it stands in (the query separator also matches
+// re-encoded; for a signed URL the query is taken without the signing
+// parameters (Expires, Policy, Signature, Key-Pair-Id, Hash-Algorithm), the
+// rest kept in order. Sections are the scheme, "://"+host, the path (from its
+// leading "/") and the query (from its "?"). In Resource, "?" matches exactly
+// one character of the section it stands in (the query separator also matches
 // itself, so a literal query "a.ts?v=1" works) and "*" matches any run of
-// characters within the section of the character before it: a "*"
-// in the host never reaches the path ("https://*.example.com/a" does not match
+// characters within the section of the character before it: a "*" in the host
+// never reaches the path ("https://*.example.com/a" does not match
 // "https://evil.test/x.example.com/a"), and "http*://" covers http and https.
-// A "*" that ends the pattern in the path also covers any query string. A
-// Resource of exactly "*" matches any URL, and an omitted Resource matches any
-// URL. Matching is case-sensitive.
+// The section exceptions of "Create a signed URL using a custom policy":
+//
+//   - a "*" that ends the pattern in the path also covers any query string;
+//   - a "*" that ends the pattern in the domain also covers any path and query
+//     ("https://*" is any https URL, "https://example.com*" any URL on a host
+//     that starts with example.com);
+//   - a pattern that omits the protocol and starts with "*" has the protocol
+//     "*" and, without a path, the path "/" ("*example.com" is
+//     "*://*example.com/");
+//   - a Resource of exactly "*", or no Resource, matches any URL.
+//
+// A "*" that ends the pattern in the scheme ("https*") matches nothing.
+// Matching is case-sensitive. A pattern with a host and no path
+// ("https://example.com") matches nothing: a request always has a path.
 //
 // # Cache
 //

@@ -80,8 +80,27 @@ func matchTarget(pattern string, t *target) bool {
 	if pattern == "*" {
 		return true
 	}
-	m := matcher{p: pattern, t: t}
+	m := matcher{p: withProtocol(pattern), t: t}
 	return m.match(0, 0)
+}
+
+// withProtocol applies the Developer Guide's rule for a Resource that omits
+// the protocol and starts with an asterisk in the domain section: the protocol
+// is "*", and with no path the path is "/" ("*example.com" is
+// "*://*example.com/"). Any other pattern is returned as is.
+func withProtocol(p string) string {
+	if p == "" || p[0] != '*' {
+		return p
+	}
+	slash := strings.IndexByte(p, '/')
+	if i := strings.Index(p, "://"); i >= 0 && slash == i+1 {
+		return p // the protocol section is there ("*://…", "*s://…")
+	}
+	p = "*://" + p
+	if slash < 0 && p[len(p)-1] != '*' {
+		p += "/" // a trailing '*' in the domain covers any path and query
+	}
+	return p
 }
 
 type matcher struct {
@@ -99,12 +118,19 @@ func (m *matcher) match(pi, si int) bool {
 			if si > 0 {
 				sec = m.t.section(si - 1)
 			}
-			if pi == len(p)-1 { // trailing '*': the rest must lie in its section
-				end := m.sectionEnd(sec)
-				if sec == secPath {
-					end = len(s)
+			if pi == len(p)-1 {
+				// A trailing '*' covers the rest of its section; in the path it
+				// also covers the query, and in the domain (after the whole
+				// "://") the path and the query. In the scheme it covers only
+				// the scheme, so it matches nothing.
+				switch sec {
+				case secHost:
+					return si >= m.t.hostStart+len("://")
+				case secPath, secQuery:
+					return true
+				default:
+					return m.sectionEnd(sec) == len(s)
 				}
-				return end == len(s)
 			}
 			key := [2]int{pi, si}
 			if m.failed[key] {
