@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"flag"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,6 +84,12 @@ func buildCases(t testing.TB) []Case {
 		return "CloudFront-Policy=" + enc(p) + "; CloudFront-Signature=" + enc(sig) + "; CloudFront-Key-Pair-Id=" + rsaID
 	}
 	pdf := base + "/courses/intro-to-hls/ebook.pdf"
+	// reordered is a signed URL for pdf with the guide's parameters in
+	// another order and the viewer's own parameter last.
+	reordered := func(policy string) string {
+		p := []byte(policy)
+		return pdf + "?Key-Pair-Id=" + rsaID + "&Signature=" + enc(sign(t, rsaID, crypto.SHA1, p)) + "&Policy=" + enc(p) + "&size=medium"
+	}
 
 	cases := []Case{
 		// Rule 3 and 6: custom-policy cookies.
@@ -209,6 +216,66 @@ func buildCases(t testing.TB) []Case {
 			Cookie: rsa1(course, `,"DateLessThan":{"AWS:EpochTime":`+itoa(exp.Add(time.Hour).Unix())+`}`)},
 		{Name: "deny/trailing-data", Rule: 7, URL: seg, Keys: group, Code: CodeMalformedPolicy, Cookie: rawPolicy(policyJSON(course, exp, "") + "{}")},
 		{Name: "deny/not-json", Rule: 7, URL: seg, Keys: group, Code: CodeMalformedPolicy, Cookie: rawPolicy("not json")},
+
+		// Rule-by-rule against "Create a signed URL using a custom policy" and
+		// "Set signed cookies using a custom policy" (see the package doc).
+		// Policy statement: UTF-8, names exactly as specified, one Resource
+		// value, any order of the Condition members, IpAddress one address or
+		// one range.
+		{Name: "deny/policy-not-utf8", Rule: 7, URL: seg, Keys: group, Code: CodeMalformedPolicy, Reason: "UTF-8",
+			Cookie: rawPolicy(policyJSON(base+"/courses/intro-to-hls/\xff*", exp, ""))},
+		{Name: "deny/abbreviated-condition-name", Rule: 7, URL: seg, Keys: group, Code: CodeMalformedPolicy, Reason: "unknown condition",
+			Cookie: rsa1(course, `,"IpAddr":{"AWS:SourceIp":"203.0.113.0/24"}`), SourceIP: "203.0.113.7"},
+		{Name: "deny/statement-name-case", Rule: 7, URL: seg, Keys: group, Code: CodeMalformedPolicy,
+			Cookie: rawPolicy(`{"statement":[{"Resource":"` + course + `","Condition":{"DateLessThan":{"AWS:EpochTime":` + itoa(exp.Unix()) + `}}}]}`)},
+		{Name: "deny/resource-array", Rule: 7, URL: seg, Keys: group, Code: CodeMalformedPolicy, Reason: "Resource is not a string",
+			Cookie: rawPolicy(`{"Statement":[{"Resource":["` + course + `","` + base + `/*"],"Condition":{"DateLessThan":{"AWS:EpochTime":` + itoa(exp.Unix()) + `}}}]}`)},
+		{Name: "allow/condition-order-as-in-guide", Rule: 7, URL: seg, Keys: group, SourceIP: "203.0.113.7",
+			Cookie: rawPolicy(`{"Statement":[{"Resource":"` + course + `","Condition":{"IpAddress":{"AWS:SourceIp":"203.0.113.0/24"},"DateGreaterThan":{"AWS:EpochTime":` + itoa(testNow.Add(-time.Hour).Unix()) + `},"DateLessThan":{"AWS:EpochTime":` + itoa(exp.Unix()) + `}}}]}`)},
+		{Name: "deny/quoted-DateGreaterThan", Rule: 7, URL: seg, Keys: group, Code: CodeMalformedPolicy,
+			Cookie: rsa1(course, `,"DateGreaterThan":{"AWS:EpochTime":"`+itoa(testNow.Add(-time.Hour).Unix())+`"}`)},
+		{Name: "deny/ip-two-ranges-in-one-value", Rule: 7, URL: seg, Keys: group, Code: CodeMalformedPolicy, SourceIP: "203.0.113.7",
+			Cookie: rsa1(course, `,"IpAddress":{"AWS:SourceIp":"203.0.113.0/24,198.51.100.0/24"}`)},
+		{Name: "deny/ip-two-ranges-as-array", Rule: 7, URL: seg, Keys: group, Code: CodeMalformedPolicy, SourceIP: "203.0.113.7",
+			Cookie: rsa1(course, `,"IpAddress":{"AWS:SourceIp":["203.0.113.0/24","198.51.100.0/24"]}`)},
+
+		// Resource: optional in both; the query stays in it, question mark
+		// only with a query and never escaped; an alternate domain must be the
+		// request's.
+		{Name: "allow/url-resource-omitted", Rule: 8, Keys: group, Source: "url",
+			URL: signedURL(t, "https://other.example/anything?x=1", rsaID, "", 0, `{"Statement":[{"Condition":{"DateLessThan":{"AWS:EpochTime":`+itoa(exp.Unix())+`}}}]}`, 0)},
+		wildcard("deny/resource-question-mark-without-query", pdf+"?", pdf, CodeAccessDenied),
+		wildcard("deny/resource-escaped-query-separator", pdf+`\\?v=2`, pdf+"?v=2", CodeAccessDenied),
+		wildcard("allow/resource-with-query", pdf+"?size=large&license=yes", pdf+"?size=large&license=yes", ""),
+		wildcard("deny/alternate-domain-resource-on-distribution-domain", "https://www.example.com/courses/intro-to-hls/*", seg, CodeAccessDenied),
+
+		// Signed URLs: the Resource is the URL without Policy, Signature,
+		// Key-Pair-Id and Hash-Algorithm; the viewer's own query stays in it,
+		// in any order relative to the signing parameters.
+		{Name: "allow/url-resource-excludes-signing-params", Rule: 8, Keys: group, Source: "url",
+			URL: signedURL(t, pdf, rsaID, "", crypto.SHA256, policyJSON(pdf, exp, ""), 0)},
+		{Name: "allow/url-exact-resource-with-own-query", Rule: 8, Keys: group,
+			URL: signedURL(t, pdf+"?color=red&size=medium", rsaID, "", 0, policyJSON(pdf+"?color=red&size=medium", exp, ""), 0)},
+		{Name: "deny/url-exact-resource-own-query-changed", Rule: 8, Keys: group, Code: CodeAccessDenied, Reason: "does not match",
+			URL: strings.Replace(signedURL(t, pdf+"?color=red&size=medium", rsaID, "", 0, policyJSON(pdf+"?color=red&size=medium", exp, ""), 0), "color=red", "color=blue", 1)},
+		{Name: "allow/url-own-query-after-signing-params", Rule: 8, Keys: group,
+			URL: signedURL(t, pdf, rsaID, "", 0, policyJSON(pdf+"?size=medium", exp, ""), 0) + "&size=medium"},
+		{Name: "allow/url-signing-params-any-order", Rule: 2, Keys: group, Source: "url", URL: reordered(policyJSON(pdf+"?size=medium", exp, ""))},
+		{Name: "allow/url-duplicated-param-first-wins", Rule: 2, Keys: group,
+			URL: signedURL(t, pdf, rsaID, "", 0, policyJSON(course, exp, ""), 0) + "&Policy=e30_&Signature=AAAA"},
+		{Name: "deny/url-duplicated-param-first-garbage", Rule: 2, Keys: group, Code: CodeAccessDenied, Reason: "does not verify",
+			URL: strings.Replace(signedURL(t, pdf, rsaID, "", 0, policyJSON(course, exp, ""), 0), "?", "?Signature=AAAA&", 1)},
+
+		// Hash-Algorithm: optional, SHA1 (the default) or SHA256, exactly.
+		{Name: "allow/url-hash-algorithm-sha1-explicit", Rule: 5, Keys: group,
+			URL: signedURL(t, pdf, rsaID, "", 0, policyJSON(course, exp, ""), 0) + "&Hash-Algorithm=SHA1"},
+		{Name: "deny/url-hash-algorithm-lowercase", Rule: 5, Keys: group, Code: CodeAccessDenied, Reason: "neither SHA1 nor SHA256",
+			URL: strings.Replace(signedURL(t, pdf, rsaID, "", crypto.SHA256, policyJSON(course, exp, ""), 0), "Hash-Algorithm=SHA256", "Hash-Algorithm=sha256", 1)},
+		{Name: "deny/cookie-hash-algorithm-lowercase", Rule: 3, URL: seg, Keys: group, Code: CodeAccessDenied, Reason: "neither SHA1 nor SHA256",
+			Cookie: cookieSet{keyID: rsaID, hash: crypto.SHA256, hashName: "sha256", policy: policyJSON(course, exp, "")}.header(t)},
+		// Cookie names exactly as the guide spells them.
+		{Name: "deny/cookie-names-case", Rule: 3, URL: seg, Keys: group, Code: CodeMissingKey,
+			Cookie: strings.ReplaceAll(valid, "CloudFront-", "cloudfront-")},
 
 		// Rule 2: URL parameters take precedence.
 		{Name: "deny/url-params-override-valid-cookies", Rule: 2, URL: seg + "?Key-Pair-Id=" + rsaID + "&Expires=" + itoa(exp.Unix()) + "&Signature=" + enc([]byte("forged")), Cookie: valid, Keys: group, Code: CodeAccessDenied, Source: "url"},
@@ -338,6 +405,41 @@ func TestVerifyTable(t *testing.T) {
 				c.check(t, v)
 				c.check(t, v) // a second time: from the cache when it has one
 			})
+		}
+	}
+}
+
+// TestCasesUseCloudFrontAlphabet makes sure the allowed table cases carry
+// each of CloudFront's base64 replacement characters (- _ ~ for + = /) in a
+// signed value, so that a Decode that stopped mapping one of them would fail
+// an allowed case.
+func TestCasesUseCloudFrontAlphabet(t *testing.T) {
+	found := map[rune]string{}
+	for _, c := range buildCases(t) {
+		if c.Code != "" {
+			continue
+		}
+		var values []string
+		for _, ck := range ParseCookieHeader(c.Cookie) {
+			if ck.Name == CookiePolicy || ck.Name == CookieSignature {
+				values = append(values, ck.Value)
+			}
+		}
+		if u, err := url.Parse(c.URL); err == nil {
+			q := u.Query()
+			values = append(values, q.Get(ParamPolicy), q.Get(ParamSignature))
+		}
+		for _, v := range values {
+			for _, r := range "-_~" {
+				if _, ok := found[r]; !ok && strings.ContainsRune(v, r) {
+					found[r] = c.Name
+				}
+			}
+		}
+	}
+	for _, r := range "-_~" {
+		if found[r] == "" {
+			t.Errorf("no allowed case has %q in a signed value", r)
 		}
 	}
 }

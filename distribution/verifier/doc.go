@@ -8,6 +8,47 @@
 // policies), trusted key groups and troubleshooting signed requests:
 // https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/PrivateContent.html.
 //
+// # The custom-policy pages, rule by rule
+//
+// The Developer Guide pages "Create a signed URL using a custom policy" (URL)
+// and "Set signed cookies using a custom policy" (cookie) state these rules;
+// each has table cases (cases_test.go, testdata/cases.json; TestMatchResource
+// and TestParsePolicy in unit_test.go):
+//
+//   - URL parameters Policy, Signature, Key-Pair-Id and the optional
+//     Hash-Algorithm, in any order with the viewer's own parameters (URL);
+//     cookies CloudFront-Policy, CloudFront-Signature, CloudFront-Key-Pair-Id
+//     and the optional CloudFront-Hash-Algorithm (cookie). Hash-Algorithm is
+//     SHA1 (the default) or SHA256.
+//   - The key pair id names a public key of a key group the behavior trusts.
+//   - Policy and signature are base64 with - _ ~ in place of + = /.
+//   - The policy: one statement; UTF-8; names exactly as written (no
+//     abbreviations); Condition members in any order; one Resource value.
+//   - Resource is optional in both: omitted, it allows any URL. It is the URL
+//     with the viewer's own query (no "?" without one, the "?" not escaped),
+//     without the signing parameters. Protocol http://, https:// or *://;
+//     "*" any run and "?" one character within a section (protocol, domain,
+//     path, query), with the section exceptions listed under Resource
+//     matching below. An alternate domain in Resource must be the request's.
+//   - DateLessThan is required, Unix seconds, unquoted; the request must come
+//     before it. DateGreaterThan is optional, same format; the request must
+//     come after it (not at it).
+//   - IpAddress is optional: one IPv4 address or one IPv4 CIDR range in
+//     AWS:SourceIp (a single address as /32); IPv6 is not supported (an IPv6
+//     value in the policy is malformed; an IPv6 viewer does not match).
+//
+// Where the pages and a strict reading differ, the verifier takes the reading
+// that keeps the two pages one rule set:
+//
+//   - The pages tell the signer to remove whitespace from the policy, but the
+//     URL page's own example Policy carries line breaks: whitespace between
+//     JSON tokens is accepted (the signature covers the exact bytes).
+//   - The cookie page lists only http:// and https:// as protocols but allows
+//     wildcards anywhere in the string; both sources get the URL page's
+//     matching ("*://", "http*://" and the section exceptions).
+//   - The cookie page's signing step names RSA; ECDSA keys (the key groups
+//     page, the URL page) are accepted for cookies too.
+//
 // # Choices where CloudFront's documentation is silent
 //
 // CloudFront documents the wire format and the error messages, not every
@@ -41,9 +82,9 @@
 //     (optional string) and "Condition" (required object) whose members are
 //     "DateLessThan" (required), "DateGreaterThan" and "IpAddress". Epoch
 //     times are unquoted non-negative integers; AWS:SourceIp is an IPv4 CIDR
-//     or a bare IPv4 address. Unknown or duplicated members, quoted times,
-//     fractions and exponents, IPv6 values and trailing data are
-//     MalformedPolicy. Whitespace between JSON tokens is allowed (AWS's own
+//     or a bare IPv4 address (the same as /32). Unknown or duplicated
+//     members, quoted times, fractions and exponents, IPv6 values, bytes that
+//     are not UTF-8 and trailing data are MalformedPolicy. Whitespace between JSON tokens is allowed (AWS's own
 //     examples carry line breaks).
 //
 // # Resource matching

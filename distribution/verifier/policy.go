@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // maxEncodedLen bounds a Policy or Signature value; a cookie cannot exceed 4 KiB
@@ -60,6 +61,11 @@ func cannedPolicy(resource, expires string) string {
 func ParsePolicy(b []byte) (*Policy, error) {
 	if len(b) > maxEncodedLen {
 		return nil, fmt.Errorf("policy of %d bytes exceeds %d", len(b), maxEncodedLen)
+	}
+	if !utf8.Valid(b) {
+		// encoding/json would turn invalid bytes into U+FFFD; the guide
+		// requires UTF-8.
+		return nil, errors.New("policy is not UTF-8")
 	}
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()

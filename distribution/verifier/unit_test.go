@@ -131,6 +131,7 @@ func TestParsePolicy(t *testing.T) {
 		{"duplicate-statement-key", `{"Statement":[{"Condition":{"DateLessThan":{"AWS:EpochTime":1}}}],"Statement":[]}`},
 		{"duplicate-resource", `{"Statement":[{"Resource":"a","Resource":"*","Condition":{"DateLessThan":{"AWS:EpochTime":1}}}]}`},
 		{"unclosed", `{"Statement":[{"Condition":{"DateLessThan":{"AWS:EpochTime":1}}}]`},
+		{"not-utf8", "{\"Statement\":[{\"Resource\":\"https://a.test/\xff\",\"Condition\":{\"DateLessThan\":{\"AWS:EpochTime\":1}}}]}"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
