@@ -94,11 +94,21 @@ func FuzzMatchResource(f *testing.F) {
 	f.Add("https://a.test/x/*", "https://a.test/x/y?z")
 	f.Add("http*://*.a.test/?/*", "http://b.a.test/c/d")
 	f.Add("https://a.test/a.ts?v=1", "https://a.test/a.ts?v=1")
+	f.Add("https://*", "https://a.test/x?y")
+	f.Add("http*://a.test*", "http://a.test.b/x")
+	f.Add("*a.test", "https://b.a.test/")
 	f.Fuzz(func(t *testing.T, pattern, u string) {
 		if len(pattern) > 512 || len(u) > 512 {
 			return
 		}
 		got := MatchResource(pattern, u)
+		// A trailing '*' in the domain implies "/*" (and the query): the
+		// guide's http://example.com* is http://example.com*/*\?*.
+		if i := strings.Index(pattern, "://"); i >= 0 && strings.HasSuffix(pattern, "*") && !strings.Contains(pattern[i+3:], "/") {
+			if want := MatchResource(pattern+"/*", u); got != want {
+				t.Fatalf("%q vs %q: %v, but %q: %v", pattern, u, got, pattern+"/*", want)
+			}
+		}
 		if !strings.ContainsAny(pattern, "*?") {
 			if _, ok := splitURL(u); ok && got != (pattern == u) {
 				t.Fatalf("literal pattern %q vs %q: %v", pattern, u, got)
@@ -210,6 +220,9 @@ func TestWriteFuzzCorpus(t *testing.T) {
 			lit("https://a.test/x/*") + lit("https://a.test/x/y?z"),
 			lit("http*://*.a.test/?/*") + lit("http://b.a.test/c/d"),
 			lit("https://a.test/*a*a*a*b") + lit("https://a.test/aaaaaaaaaaaaaaaaaaaaaaaa"),
+			lit("https://*") + lit("https://a.test/x?y"),
+			lit("http*://a.test*") + lit("http://a.test.b/x"),
+			lit("*a.test") + lit("https://b.a.test/"),
 		},
 		"FuzzVerify": {
 			litb(pol) + litb(rsaSig) + lit(""),
