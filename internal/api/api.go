@@ -251,65 +251,6 @@ func normalizeOrigin(o string) (string, error) {
 	return strings.ToLower(u.Scheme + "://" + u.Host), nil
 }
 
-// route is one API endpoint.
-type route struct {
-	method string
-	// metric is the EMF metric written for every request that reaches the
-	// route with the right method ("" = none).
-	metric string
-	// body: the route reads a JSON body (a body is required).
-	body   bool
-	handle func(h *Handler, w http.ResponseWriter, r *http.Request, req *request) error
-}
-
-var (
-	routeLogin   = &route{method: http.MethodPost, metric: metricLogin, body: true, handle: (*Handler).login}
-	routeSession = &route{method: http.MethodGet, handle: (*Handler).session}
-	routeLogout  = &route{method: http.MethodPost, handle: (*Handler).logout}
-	routeAccess  = &route{method: http.MethodPost, metric: metricAccess, handle: (*Handler).access}
-)
-
-// request carries what the router extracted and what handlers report back
-// for logs and metrics.
-type request struct {
-	body     []byte
-	courseID string // raw (still-escaped) path segment of /access
-	source   string // the viewer's address (IPv6: its /64), for lockout
-	user     string // short hash of the email, for logs and metrics
-	// touched is closed when the session's LastSeen update, which runs
-	// alongside the request's other store work, has finished; nil when
-	// none was started. See joinTouch.
-	touched chan struct{}
-}
-
-// joinTouch waits for the request's LastSeen update, if any: in Lambda
-// nothing may run after the response.
-func (req *request) joinTouch() {
-	if req.touched != nil {
-		<-req.touched
-	}
-}
-
-// match finds the route of an escaped path. It works on the escaped path so
-// that %2F or %2A in a course id stay visible (and rejected) and nothing is
-// cleaned or redirected.
-func match(escapedPath string) (*route, string) {
-	switch escapedPath {
-	case "/api/login":
-		return routeLogin, ""
-	case "/api/session":
-		return routeSession, ""
-	case "/api/logout":
-		return routeLogout, ""
-	}
-	if rest, ok := strings.CutPrefix(escapedPath, "/api/courses/"); ok {
-		if id, ok := strings.CutSuffix(rest, "/access"); ok && !strings.Contains(id, "/") {
-			return routeAccess, id
-		}
-	}
-	return nil, ""
-}
-
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
@@ -325,8 +266,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	rt, courseID := match(r.URL.EscapedPath())
-	if rt == nil {
+	rts, params := match(r.URL.EscapedPath())
+	if rts == nil {
 		h.writeError(w, r, nil, fail(kindNotFound, "no_route", ""))
 		return
 	}
@@ -336,21 +277,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hdr.Set("Access-Control-Allow-Origin", origin)
 		hdr.Set("Access-Control-Allow-Credentials", "true")
 	}
-	allow := rt.method + ", OPTIONS"
+	methods := allowedMethods(rts)
 	if r.Method == http.MethodOptions {
-		h.options(w, r, rt, origin, originOK, allow)
+		h.options(w, r, methods, origin, originOK)
 		return
 	}
-	if r.Method != rt.method {
-		hdr.Set("Allow", allow)
+	rt := pick(rts, r.Method)
+	if rt == nil {
+		hdr.Set("Allow", methods+", OPTIONS")
 		h.writeError(w, r, nil, fail(kindMethod, "method_not_allowed", ""))
 		return
 	}
 
-	req := &request{courseID: courseID, source: viewerSource(r, fromDist)}
+	req := &request{params: params, source: viewerSource(r, fromDist)}
+	req.courseID, _ = req.param("id")
 	err = h.check(w, r, rt, req, originOK)
 	if err == nil {
-		err = rt.handle(h, w, r, req)
+		err = rt.serve(h, w, r, req)
 		req.joinTouch()
 	}
 	if rt.metric != "" {
@@ -362,15 +305,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // options answers a CORS preflight (or a plain OPTIONS).
-func (h *Handler) options(w http.ResponseWriter, r *http.Request, rt *route, origin string, originOK bool, allow string) {
+func (h *Handler) options(w http.ResponseWriter, r *http.Request, methods, origin string, originOK bool) {
 	if !originOK {
 		h.writeError(w, r, nil, fail(kindForbidden, "origin_not_allowed", "origin not allowed"))
 		return
 	}
 	hdr := w.Header()
-	hdr.Set("Allow", allow)
+	hdr.Set("Allow", methods+", OPTIONS")
 	if origin != "" && r.Header.Get("Access-Control-Request-Method") != "" {
-		hdr.Set("Access-Control-Allow-Methods", rt.method)
+		hdr.Set("Access-Control-Allow-Methods", methods)
 		hdr.Set("Access-Control-Allow-Headers", "Content-Type")
 		hdr.Set("Access-Control-Max-Age", "600")
 		hdr.Add("Vary", "Access-Control-Request-Method")

@@ -1,0 +1,110 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/cfgate/cfgate/internal/cfsign"
+	"github.com/cfgate/cfgate/internal/store"
+)
+
+// courseGrant is what a course route knows once checkCourse has passed:
+// the viewer holds a live session of an enabled account and an active grant
+// on a course of the catalogue.
+type courseGrant struct {
+	id      string // the validated course id
+	now     time.Time
+	session store.Session
+	grant   store.Grant
+	course  store.Course
+}
+
+// limit is when whatever the route signs must end at the latest: the
+// session's end or the grant's, whichever comes first; isGrant tells which.
+func (c *courseGrant) limit() (limit time.Time, isGrant bool) {
+	limit = c.session.Expires
+	if !c.grant.Expires.IsZero() && c.grant.Expires.Before(limit) {
+		return c.grant.Expires, true
+	}
+	return limit, false
+}
+
+// ended is the refusal when the limit has passed by the time of signing
+// (cfsign.ErrNotAfterPassed): the grant's end is 403, the session's 401.
+func (c *courseGrant) ended() error {
+	if _, isGrant := c.limit(); isGrant {
+		return fail(kindForbidden, "grant_expired", "no access to this course")
+	}
+	return fail(kindUnauthorized, "session_expired", "")
+}
+
+// checkCourse runs every check of a course route, in this order: the
+// route's own parameters (rt.validate), the course id (the raw, still-escaped
+// path segment: %2A, %2F, "..", upper case and non-ASCII all fail here, so
+// nothing unchecked can reach a policy's Resource), the session, then the
+// user, the course and the grant.
+//
+// Two DynamoDB round trips: the session, then the user and the grant in one
+// request; the course comes from the catalogue copy (read in the same round
+// when it is stale), and a stale LastSeen is written in that round too.
+func (h *Handler) checkCourse(r *http.Request, req *request, rt *route) (*courseGrant, error) {
+	if rt.validate != nil {
+		if err := rt.validate(req); err != nil {
+			return nil, err
+		}
+	}
+	id := req.courseID
+	if err := cfsign.ValidateCourseID(id); err != nil {
+		req.courseID = "" // not echoed into metrics
+		return nil, fail(kindNotFound, "malformed_course_id", "")
+	}
+	ctx, now := r.Context(), h.now()
+	s, err := h.currentSession(ctx, r, now)
+	if err != nil {
+		return nil, err
+	}
+	req.user = userHash(s.Email)
+	h.touch(ctx, req, s, now) // LastSeen, alongside the next round
+	var (
+		wg     sync.WaitGroup
+		catErr error
+	)
+	cat, fresh := h.cat.cached(now)
+	if !fresh {
+		wg.Go(func() { cat, catErr = h.cat.load(ctx, now) })
+	}
+	u, g, granted, err := h.store.GetUserGrant(ctx, s.Email, id)
+	wg.Wait()
+	if err := checkUser(u, err, kindForbidden, "account disabled"); err != nil {
+		return nil, err
+	}
+	if catErr != nil {
+		return nil, internal("store_error", catErr, "list courses")
+	}
+	co, ok := cat[id]
+	if !ok {
+		return nil, fail(kindNotFound, "unknown_course", "")
+	}
+	switch {
+	case !granted:
+		return nil, fail(kindForbidden, "not_granted", "no access to this course")
+	case !g.Active(now):
+		return nil, fail(kindForbidden, "grant_expired", "no access to this course")
+	}
+	return &courseGrant{id: id, now: now, session: s, grant: g, course: co}, nil
+}
+
+// signingKey returns the current signing key, or 503 (fail closed).
+func (h *Handler) signingKey(ctx context.Context) (*cfsign.Key, error) {
+	key, err := h.keys.Key(ctx)
+	if err == nil && key == nil {
+		err = errors.New("key provider returned no key")
+	}
+	if err != nil {
+		return nil, unavailable("key_unavailable", err)
+	}
+	return key, nil
+}

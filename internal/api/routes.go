@@ -1,0 +1,160 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+)
+
+// route is one API endpoint: a method on a path pattern.
+type route struct {
+	method string
+	// pattern is matched against the request's escaped path, segment by
+	// segment (see match). A segment "{x}" matches any one segment,
+	// even an empty one (the route's checks refuse it), and binds it to x; a last segment "{x...}" matches one or
+	// more segments (the rest of the path). "{id}" is a course id: only a
+	// route with course set may use it (TestRouteTable).
+	pattern string
+	// metric is the EMF metric written for every request that reaches the
+	// route with the right method ("" = none).
+	metric string
+	// body: the route reads a JSON body (a body is required).
+	body bool
+	// handle serves a route that is not about one course.
+	handle func(h *Handler, w http.ResponseWriter, r *http.Request, req *request) error
+	// course serves a course route. It runs only after checkCourse has
+	// passed every check (valid id, live session, enabled user, course in
+	// the catalogue, active grant), so no course route can forget one.
+	course func(h *Handler, w http.ResponseWriter, r *http.Request, req *request, c *courseGrant) error
+	// validate checks the route's other path parameters before anything
+	// else (no store call for a malformed one); its error is the answer.
+	validate func(req *request) error
+	// manifest: checkCourse also reads the course's manifest (materials),
+	// in the same round as the grant when the cached copy is stale.
+	manifest bool
+}
+
+// serve runs the route's handler, through checkCourse for a course route.
+func (rt *route) serve(h *Handler, w http.ResponseWriter, r *http.Request, req *request) error {
+	if rt.course == nil {
+		return rt.handle(h, w, r, req)
+	}
+	c, err := h.checkCourse(r, req, rt)
+	if err != nil {
+		return err
+	}
+	return rt.course(h, w, r, req, c)
+}
+
+// routes is the API. Every route under /api/courses/{id}/ is a course route.
+var routes = []*route{
+	{method: http.MethodPost, pattern: "/api/login", metric: metricLogin, body: true, handle: (*Handler).login},
+	{method: http.MethodGet, pattern: "/api/session", handle: (*Handler).session},
+	{method: http.MethodPost, pattern: "/api/logout", handle: (*Handler).logout},
+	{method: http.MethodPost, pattern: "/api/courses/{id}/access", metric: metricAccess, course: (*Handler).access},
+}
+
+// param is one path parameter: its name in the pattern and the raw (still
+// escaped) segment(s) it matched.
+type param struct{ name, value string }
+
+// request carries what the router extracted and what handlers report back
+// for logs and metrics.
+type request struct {
+	body     []byte
+	params   []param
+	courseID string // raw (still-escaped) {id} segment; "" once found malformed
+	source   string // the viewer's address (IPv6: its /64), for lockout
+	user     string // short hash of the email, for logs and metrics
+	// touched is closed when the session's LastSeen update, which runs
+	// alongside the request's other store work, has finished; nil when
+	// none was started. See joinTouch.
+	touched chan struct{}
+}
+
+// param returns the raw (still-escaped) value of path parameter name.
+func (req *request) param(name string) (string, bool) {
+	for _, p := range req.params {
+		if p.name == name {
+			return p.value, true
+		}
+	}
+	return "", false
+}
+
+// joinTouch waits for the request's LastSeen update, if any: in Lambda
+// nothing may run after the response.
+func (req *request) joinTouch() {
+	if req.touched != nil {
+		<-req.touched
+	}
+}
+
+// match finds the routes (one per method) of an escaped path and its
+// parameters. It works on the escaped path so that %2F or %2A in a course id
+// stay visible (and rejected) and nothing is cleaned or redirected; a
+// parameter never contains "/" unless it is a "{x...}" rest parameter.
+func match(escapedPath string) ([]*route, []param) {
+	var (
+		found  []*route
+		params []param
+	)
+	for _, rt := range routes {
+		if found != nil {
+			if rt.pattern == found[0].pattern {
+				found = append(found, rt)
+			}
+			continue
+		}
+		if p, ok := matchPattern(rt.pattern, escapedPath); ok {
+			found, params = []*route{rt}, p
+		}
+	}
+	return found, params
+}
+
+// matchPattern matches one pattern against an escaped path.
+func matchPattern(pattern, path string) ([]param, bool) {
+	var params []param
+	for {
+		pseg, prest, pmore := strings.Cut(pattern, "/")
+		if name, ok := strings.CutSuffix(pseg, "...}"); ok && !pmore && strings.HasPrefix(name, "{") {
+			// The rest: one or more non-empty segments.
+			if path == "" || strings.HasPrefix(path, "/") || strings.HasSuffix(path, "/") || strings.Contains(path, "//") {
+				return nil, false
+			}
+			return append(params, param{name[1:], path}), true
+		}
+		seg, rest, more := strings.Cut(path, "/")
+		if more != pmore {
+			return nil, false
+		}
+		if name, ok := strings.CutPrefix(pseg, "{"); ok && strings.HasSuffix(name, "}") {
+			params = append(params, param{strings.TrimSuffix(name, "}"), seg})
+		} else if seg != pseg {
+			return nil, false
+		}
+		if !more {
+			return params, true
+		}
+		pattern, path = prest, rest
+	}
+}
+
+// allowedMethods lists the methods of a path's routes, for Allow and CORS.
+func allowedMethods(rts []*route) string {
+	m := make([]string, len(rts))
+	for i, rt := range rts {
+		m[i] = rt.method
+	}
+	return strings.Join(m, ", ")
+}
+
+// pick returns the route of method, or nil.
+func pick(rts []*route, method string) *route {
+	for _, rt := range rts {
+		if rt.method == method {
+			return rt
+		}
+	}
+	return nil
+}
