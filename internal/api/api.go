@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cfgate/cfgate/internal/cfsign"
+	"github.com/cfgate/cfgate/internal/materials"
 	"github.com/cfgate/cfgate/internal/password"
 	"github.com/cfgate/cfgate/internal/store"
 )
@@ -35,6 +36,9 @@ const (
 	DefaultMaxSessions = 3
 	// MaxMaxSessions is the largest MaxSessions accepted.
 	MaxMaxSessions = 100
+	// DefaultDownloadLinkTTL is the validity of a download link
+	// (Config.DownloadLinkTTL).
+	DefaultDownloadLinkTTL = 5 * time.Minute
 	// TouchInterval is how stale a session's LastSeen may get: /access and
 	// /session update it when it is at least this old.
 	TouchInterval = 5 * time.Minute
@@ -116,6 +120,21 @@ type Config struct {
 	// last read from the store (default DefaultCatalogueTTL): a course added
 	// is offered and signed for at most this long after it is stored.
 	CatalogueTTL time.Duration
+	// Objects reads the media bucket's course manifests (materials):
+	// materials.S3Objects in the login function, materials.DirObjects of
+	// the origin folder in the local distribution. Each course's manifest
+	// is kept in memory for CatalogueTTL, like the catalogue. Nil: no
+	// course has materials (its files list is empty).
+	Objects materials.Objects
+	// ViewerScheme is the scheme of the URLs the API hands out (download
+	// links): "https" (default; what CloudFront serves) or "http" (the local
+	// plain-http distribution). Signatures always cover the https form,
+	// which is what the edge checks (it redirects http to https).
+	ViewerScheme string
+	// DownloadLinkTTL is how long a download link is valid
+	// (default DefaultDownloadLinkTTL), capped at the grant's and the
+	// session's end.
+	DownloadLinkTTL time.Duration
 	// Catalogue, when not nil, is the catalogue as just read from the store
 	// (store.ListCourses), which the handler starts with instead of reading
 	// it on the first request: the login function reads it during init,
@@ -143,6 +162,7 @@ type Handler struct {
 	origins map[string]bool
 	store   store.Store
 	cat     *catalogue
+	mans    *manifests
 	keys    KeyProvider
 	issuer  *cfsign.Issuer
 	log     *slog.Logger
@@ -180,6 +200,18 @@ func New(cfg Config, st store.Store, keys KeyProvider, issuer *cfsign.Issuer, lo
 	}
 	if cfg.CatalogueTTL == 0 {
 		cfg.CatalogueTTL = DefaultCatalogueTTL
+	}
+	if cfg.ViewerScheme == "" {
+		cfg.ViewerScheme = "https"
+	}
+	if cfg.ViewerScheme != "https" && cfg.ViewerScheme != "http" {
+		return nil, fmt.Errorf("api: ViewerScheme %q: want https or http", cfg.ViewerScheme)
+	}
+	if cfg.DownloadLinkTTL == 0 {
+		cfg.DownloadLinkTTL = DefaultDownloadLinkTTL
+	}
+	if cfg.DownloadLinkTTL < time.Second {
+		return nil, fmt.Errorf("api: DownloadLinkTTL (%v) must be at least 1s", cfg.DownloadLinkTTL)
 	}
 	if cfg.MaxSessions == 0 {
 		cfg.MaxSessions = DefaultMaxSessions
@@ -226,6 +258,7 @@ func New(cfg Config, st store.Store, keys KeyProvider, issuer *cfsign.Issuer, lo
 		origins: origins,
 		store:   st,
 		cat:     cat,
+		mans:    newManifests(cfg.Objects, cfg.CatalogueTTL),
 		keys:    keys,
 		issuer:  issuer,
 		log:     logger,

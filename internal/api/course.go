@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cfgate/cfgate/internal/cfsign"
+	"github.com/cfgate/cfgate/internal/materials"
 	"github.com/cfgate/cfgate/internal/store"
 )
 
@@ -20,6 +21,9 @@ type courseGrant struct {
 	session store.Session
 	grant   store.Grant
 	course  store.Course
+	// manifest is the course's manifest, for a route with manifest set
+	// (never nil there; empty for a course without materials).
+	manifest *materials.Manifest
 }
 
 // limit is when whatever the route signs must end at the latest: the
@@ -49,7 +53,10 @@ func (c *courseGrant) ended() error {
 //
 // Two DynamoDB round trips: the session, then the user and the grant in one
 // request; the course comes from the catalogue copy (read in the same round
-// when it is stale), and a stale LastSeen is written in that round too.
+// when it is stale), and a stale LastSeen is written in that round too. A
+// route with manifest set also reads the course's manifest in that round
+// when its copy is stale (one GetObject; kept only once the course is known
+// to be in the catalogue).
 func (h *Handler) checkCourse(r *http.Request, req *request, rt *route) (*courseGrant, error) {
 	if rt.validate != nil {
 		if err := rt.validate(req); err != nil {
@@ -76,6 +83,19 @@ func (h *Handler) checkCourse(r *http.Request, req *request, rt *route) (*course
 	if !fresh {
 		wg.Go(func() { cat, catErr = h.cat.load(ctx, now) })
 	}
+	var (
+		man    *materials.Manifest
+		manNew bool
+		manErr error
+	)
+	if rt.manifest {
+		var manFresh bool
+		man, manFresh = h.mans.cached(id, now)
+		if !manFresh {
+			manNew = true
+			wg.Go(func() { man, manErr = h.mans.load(ctx, id) })
+		}
+	}
 	u, g, granted, err := h.store.GetUserGrant(ctx, s.Email, id)
 	wg.Wait()
 	if err := checkUser(u, err, kindForbidden, "account disabled"); err != nil {
@@ -94,7 +114,13 @@ func (h *Handler) checkCourse(r *http.Request, req *request, rt *route) (*course
 	case !g.Active(now):
 		return nil, fail(kindForbidden, "grant_expired", "no access to this course")
 	}
-	return &courseGrant{id: id, now: now, session: s, grant: g, course: co}, nil
+	if manErr != nil {
+		return nil, internal("manifest_error", manErr, "read manifest of %q", id)
+	}
+	if manNew {
+		h.mans.set(id, man, now)
+	}
+	return &courseGrant{id: id, now: now, session: s, grant: g, course: co, manifest: man}, nil
 }
 
 // signingKey returns the current signing key, or 503 (fail closed).
