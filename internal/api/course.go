@@ -55,8 +55,9 @@ func (c *courseGrant) ended() error {
 // request; the course comes from the catalogue copy (read in the same round
 // when it is stale), and a stale LastSeen is written in that round too. A
 // route with manifest set also reads the course's manifest in that round
-// when its copy is stale (one GetObject; kept only once the course is known
-// to be in the catalogue).
+// when its copy is stale (one GetObject; none for a course missing from a
+// fresh catalogue copy; kept only for a course of the catalogue). A bucket
+// error answers only a viewer who passed every check.
 func (h *Handler) checkCourse(r *http.Request, req *request, rt *route) (*courseGrant, error) {
 	if rt.validate != nil {
 		if err := rt.validate(req); err != nil {
@@ -80,6 +81,7 @@ func (h *Handler) checkCourse(r *http.Request, req *request, rt *route) (*course
 		catErr error
 	)
 	cat, fresh := h.cat.cached(now)
+	_, knownBefore := cat[id] // read before the catalogue may be replaced below
 	if !fresh {
 		wg.Go(func() { cat, catErr = h.cat.load(ctx, now) })
 	}
@@ -88,7 +90,7 @@ func (h *Handler) checkCourse(r *http.Request, req *request, rt *route) (*course
 		manNew bool
 		manErr error
 	)
-	if rt.manifest {
+	if rt.manifest && (knownBefore || !fresh) {
 		var manFresh bool
 		man, manFresh = h.mans.cached(id, now)
 		if !manFresh {
@@ -98,6 +100,11 @@ func (h *Handler) checkCourse(r *http.Request, req *request, rt *route) (*course
 	}
 	u, g, granted, err := h.store.GetUserGrant(ctx, s.Email, id)
 	wg.Wait()
+	if _, known := cat[id]; manNew && manErr == nil && catErr == nil && known {
+		// A course's manifest is the same for every viewer: kept even
+		// when this one is refused below.
+		h.mans.set(id, man, now)
+	}
 	if err := checkUser(u, err, kindForbidden, "account disabled"); err != nil {
 		return nil, err
 	}
@@ -116,9 +123,6 @@ func (h *Handler) checkCourse(r *http.Request, req *request, rt *route) (*course
 	}
 	if manErr != nil {
 		return nil, internal("manifest_error", manErr, "read manifest of %q", id)
-	}
-	if manNew {
-		h.mans.set(id, man, now)
 	}
 	return &courseGrant{id: id, now: now, session: s, grant: g, course: co, manifest: man}, nil
 }

@@ -51,6 +51,8 @@ var routes = []*route{
 	{method: http.MethodGet, pattern: "/api/session", handle: (*Handler).session},
 	{method: http.MethodPost, pattern: "/api/logout", handle: (*Handler).logout},
 	{method: http.MethodPost, pattern: "/api/courses/{id}/access", metric: metricAccess, course: (*Handler).access},
+	{method: http.MethodGet, pattern: "/api/courses/{id}/files", course: (*Handler).files, manifest: true},
+	{method: http.MethodPost, pattern: "/api/courses/{id}/files/{name}/link", course: (*Handler).fileLink, manifest: true, validate: validateFileParam},
 }
 
 // param is one path parameter: its name in the pattern and the raw (still
