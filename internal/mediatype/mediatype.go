@@ -84,18 +84,27 @@ type CourseObject struct {
 	Disposition string
 }
 
-// Course returns the Content-Type and Content-Disposition of a course object,
-// and false if its extension is not on the course allowlist (see CourseExts).
+// Course returns the Content-Type and Content-Disposition of a course object
+// (attachment for PDF, EPUB and ZIP, and for every object under
+// courses/<id>/files/, the course's downloads), and false if its extension
+// is not on the course allowlist (see CourseExts).
 func Course(key string) (CourseObject, bool) {
 	ext := strings.ToLower(path.Ext(key))
 	if !courseTypes[ext] {
 		return CourseObject{}, false
 	}
 	o := CourseObject{ContentType: contentTypes[ext]}
-	if downloads[ext] {
+	if downloads[ext] || isCourseFile(key) {
 		o.Disposition = Attachment(path.Base(key))
 	}
 	return o, true
+}
+
+// isCourseFile reports whether key is a course's downloadable file,
+// courses/<id>/files/<name>: whatever its type, it is saved, not shown.
+func isCourseFile(key string) bool {
+	parts := strings.Split(key, "/")
+	return len(parts) == 4 && parts[0] == "courses" && parts[2] == "files"
 }
 
 // Attachment returns "attachment; filename=\"name\"" for a name of safe

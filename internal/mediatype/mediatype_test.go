@@ -18,6 +18,10 @@ func TestCourseAllowlist(t *testing.T) {
 		"courses/a/files/ebook.pdf":       {ContentType: "application/pdf", Disposition: `attachment; filename="ebook.pdf"`},
 		"courses/a/files/book.epub":       {ContentType: "application/epub+zip", Disposition: `attachment; filename="book.epub"`},
 		"courses/a/files/workbook_v2.zip": {ContentType: "application/zip", Disposition: `attachment; filename="workbook_v2.zip"`},
+		"courses/a/files/lesson1.mp3":     {ContentType: "audio/mpeg", Disposition: `attachment; filename="lesson1.mp3"`},
+		"courses/a/files/diagram.png":     {ContentType: "image/png", Disposition: `attachment; filename="diagram.png"`},
+		"courses/a/files/sub/diagram.png": {ContentType: "image/png"},
+		"courses/a/ts/files/seg.ts":       {ContentType: "video/mp2t"},
 	}
 	for key, want := range allowed {
 		got, ok := Course(key)

@@ -9,8 +9,11 @@ import (
 	"os"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/cfgate/cfgate/internal/materials"
 )
 
 // Usage is the publish command's help text.
@@ -22,6 +25,12 @@ Uploads an HLS folder to s3://BUCKET/courses/ID/ (or the player page to
 s3://BUCKET/site/) with the right Content-Type and Cache-Control, skipping
 objects that are already identical. The folder must be HLS: at least one
 .m3u8, and every file a playlist names present.
+
+A course's downloads go in DIR/files/ (names ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$,
+course types only; stored with Content-Disposition: attachment), their
+optional titles in DIR/titles.tsv (name<TAB>title per line, not uploaded).
+Last, publish writes s3://BUCKET/manifests/ID.json: the master playlists and
+the files, which the login function lists and signs links for.
 
 Examples:
   go run ./distribution/publish --bucket my-media --course intro-to-hls ./media/intro-to-hls
@@ -73,7 +82,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return usageErr("give either --course ID (with DIR or --from-mp4) or --site PLAYERDIR")
 	}
 
-	var files []File
+	var (
+		files    []File
+		manifest *materials.Manifest
+	)
 	dest := "site/"
 	switch {
 	case *site != "":
@@ -111,6 +123,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if files, err = CourseFiles(dir, *course); err != nil {
 			return err
 		}
+		if manifest, err = CourseManifest(dir, *course); err != nil {
+			return err
+		}
 	}
 
 	cfg, err := config.LoadDefaultConfig(ctx)
@@ -118,7 +133,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("AWS configuration: %w", err)
 	}
 	usePathStyle := *pathStyle || cfg.BaseEndpoint != nil || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
-	client := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = usePathStyle })
+	client := newS3Client(cfg, usePathStyle)
 
 	up := &Uploader{Client: client, Bucket: *bucket, Concurrency: *concurrency, DryRun: *dryRun, Progress: NewProgress(stderr)}
 	res, err := up.Upload(ctx, files)
@@ -131,5 +146,23 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s %d files (%s), %d already identical (%s), s3://%s/%s\n", verb,
 		res.Uploaded, humanBytes(res.UploadedBytes), res.Skipped, humanBytes(res.SkippedBytes), *bucket, dest)
+	if manifest != nil {
+		// Last, once every object is there.
+		key, err := up.PutManifest(ctx, manifest)
+		if err != nil {
+			return err
+		}
+		verb = "wrote"
+		if *dryRun {
+			verb = "would write"
+		}
+		fmt.Fprintf(stdout, "%s manifest s3://%s/%s (%d master playlists, %d files)\n", verb, *bucket, key, len(manifest.Playlists), len(manifest.Files))
+	}
 	return nil
+}
+
+// newS3Client makes the S3 client of Run (a test wraps it to record or
+// fail calls).
+var newS3Client = func(cfg aws.Config, pathStyle bool) S3API {
+	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle })
 }

@@ -206,7 +206,7 @@ func TestPublishCourse(t *testing.T) {
 		"courses/intro-to-hls/ts/key.bin", "courses/intro-to-hls/ts/master.m3u8",
 		"courses/intro-to-hls/ts/subs/en.m3u8", "courses/intro-to-hls/ts/subs/en.vtt",
 		"courses/intro-to-hls/ts/v0/index.m3u8", "courses/intro-to-hls/ts/v0/seg000.ts",
-		"courses/intro-to-hls/ts/v0/seg001.ts",
+		"courses/intro-to-hls/ts/v0/seg001.ts", "manifests/intro-to-hls.json",
 	}
 	if got := keys(t, c, bucket); !slices.Equal(got, want) {
 		t.Fatalf("objects:\n got %v\nwant %v", got, want)

@@ -6,6 +6,7 @@
 package publish
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
@@ -27,6 +28,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/cfgate/cfgate/internal/cfsign"
+	"github.com/cfgate/cfgate/internal/materials"
 	"github.com/cfgate/cfgate/internal/mediatype"
 )
 
@@ -65,10 +67,18 @@ func CoursePrefix(courseID string) (string, error) {
 // Every file must be of a type on the course allowlist (internal/mediatype):
 // one that is not (HTML, script, SVG, …) would be served from the
 // distribution's own origin, so the folder is refused, naming every such file.
+//
+// The names in files/ (the course's downloads) are checked first, before
+// anything else is read (materials.CheckFileNames), and titles.tsv at the
+// folder's root (materials.TitlesFile) is metadata for the manifest, never
+// uploaded.
 func CourseFiles(dir, courseID string) ([]File, error) {
 	prefix, err := CoursePrefix(courseID)
 	if err != nil {
 		return nil, err
+	}
+	if _, err := materials.CheckFileNames(os.DirFS(dir)); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	files, err := listFiles(dir, prefix, false)
 	if err != nil {
@@ -140,6 +150,9 @@ func listFiles(dir, prefix string, site bool) ([]File, error) {
 		info, err := d.Info()
 		if err != nil {
 			return err
+		}
+		if !site && filepath.ToSlash(rel) == materials.TitlesFile {
+			return nil
 		}
 		key := prefix + filepath.ToSlash(rel)
 		f := File{Path: p, Key: key, Size: info.Size(), ContentType: ContentType(key), CacheControl: CacheControl(key, site)}
@@ -351,4 +364,44 @@ func digests(p string) (sha, md string, err error) {
 		return "", "", fmt.Errorf("read %s: %w", p, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), hex.EncodeToString(m.Sum(nil)), nil
+}
+
+// CourseManifest is the manifest of the course folder dir
+// (materials.Build): what PutManifest records after the upload.
+func CourseManifest(dir, courseID string) (*materials.Manifest, error) {
+	m, err := materials.Build(os.DirFS(dir), courseID)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return m, nil
+}
+
+// CacheManifest is the Cache-Control of a manifest object (read by the
+// login function only, never served by the distribution).
+const CacheManifest = "no-cache"
+
+// PutManifest writes m at materials.ManifestKey: call it last, once every
+// object of the course is in the bucket, so the login function never lists
+// a file that is not there yet. With DryRun it writes nothing.
+func (u *Uploader) PutManifest(ctx context.Context, m *materials.Manifest) (string, error) {
+	b, err := m.Marshal()
+	if err != nil {
+		return "", err
+	}
+	key := materials.ManifestKey(m.Course)
+	if u.DryRun {
+		return key, nil
+	}
+	_, err = u.Client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:        aws.String(u.Bucket),
+		Key:           aws.String(key),
+		Body:          bytes.NewReader(b),
+		ContentLength: aws.Int64(int64(len(b))),
+		ContentType:   aws.String("application/json"),
+		CacheControl:  aws.String(CacheManifest),
+	})
+	if err != nil {
+		return "", fmt.Errorf("write manifest s3://%s/%s: %w", u.Bucket, key, err)
+	}
+	return key, nil
 }
