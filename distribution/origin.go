@@ -44,7 +44,13 @@ type mount struct {
 type bucket struct {
 	mounts []mount
 	desc   string
+	// courses is the folder of the course folders (courses/), for the
+	// manifests computed at start (materials.go); nil when there is none.
+	courses fs.FS
 }
+
+// Open implements fs.FS over the bucket's keys (materials.DirObjects).
+func (b *bucket) Open(name string) (fs.File, error) { return b.open(name) }
 
 func (b *bucket) open(key string) (fs.File, error) {
 	if !fs.ValidPath(key) || key == "." {
@@ -95,12 +101,16 @@ func newBucket(originDir, hlsJS string) (*bucket, error) {
 		}
 		b.mounts = append(b.mounts, mount{fsys: root.FS()})
 		b.desc = originDir
+		if st, err := fs.Stat(root.FS(), "courses"); err == nil && st.IsDir() {
+			b.courses = mustSub(root.FS(), "courses")
+		}
 	} else {
 		media, err := fs.Sub(demoMedia, "demo/media")
 		if err != nil {
 			return nil, fmt.Errorf("demo media: %w", err)
 		}
-		b.mounts = append(b.mounts, mount{prefix: "courses/", fsys: mustSub(media, "courses")})
+		b.courses = mustSub(media, "courses")
+		b.mounts = append(b.mounts, mount{prefix: "courses/", fsys: b.courses})
 		b.desc = "embedded demo media (courses/) and player page (site/)"
 	}
 	b.mounts = append(b.mounts,
@@ -113,7 +123,7 @@ func newBucket(originDir, hlsJS string) (*bucket, error) {
 func mustSub(f fs.FS, dir string) fs.FS {
 	s, err := fs.Sub(f, dir)
 	if err != nil {
-		panic(err) // dir is a constant that go:embed guarantees
+		panic(err) // dir is a valid constant path: fs.Sub fails on nothing else
 	}
 	return s
 }

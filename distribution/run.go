@@ -82,6 +82,7 @@ type options struct {
 	lockoutAccountThreshold int
 	maxSessions             int
 	lockoutWindow           time.Duration
+	downloadLinkTTL         time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -107,6 +108,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fl.IntVar(&o.lockoutAccountThreshold, "lockout-account-threshold", api.DefaultLockoutAccountThreshold, "failed logins of an account from all addresses before it gets 429 everywhere (LOCKOUT_ACCOUNT_THRESHOLD in AWS)")
 	fl.DurationVar(&o.lockoutWindow, "lockout-window", api.DefaultLockoutWindow, "failed-login counting window (LOCKOUT_WINDOW in AWS)")
 	fl.IntVar(&o.maxSessions, "max-sessions", api.DefaultMaxSessions, "devices (active sessions) one account may use at once; a login past it signs the oldest out (MAX_SESSIONS in AWS)")
+	fl.DurationVar(&o.downloadLinkTTL, "download-link-ttl", api.DefaultDownloadLinkTTL, "validity of a download link, capped at the grant's and the session's end (DOWNLOAD_LINK_TTL in AWS)")
 	if err := fl.Parse(args); err != nil {
 		return nil, err
 	}
@@ -121,6 +123,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.cookieTTL < time.Minute {
 		return nil, fmt.Errorf("-cookie-ttl %v: at least 1m", o.cookieTTL)
+	}
+	if o.downloadLinkTTL < time.Second {
+		return nil, fmt.Errorf("-download-link-ttl %v: at least 1s", o.downloadLinkTTL)
 	}
 	if o.cookieBucket < time.Second || o.cookieBucket%time.Second != 0 {
 		return nil, fmt.Errorf("-cookie-bucket %v: a whole number of seconds, at least 1s", o.cookieBucket)
@@ -168,6 +173,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "  trusted keys:  %s (%s)\n", strings.Join(app.trustedDirs, ", "), strings.Join(app.trusted.IDs(), " "))
 	fmt.Fprintf(stdout, "  store:         %s\n", app.storeDesc)
 	fmt.Fprintf(stdout, "  origin:        %s\n", app.bucket.desc)
+	fmt.Fprintf(stdout, "  manifests:     %s\n", describeManifests(app.manifests))
 	fmt.Fprintf(stdout, "  template:      %s\n", app.templatePath)
 	for _, b := range app.server.dist.Behaviors {
 		signed := "unsigned"
@@ -224,6 +230,9 @@ func domainOf(addr string, bound net.Addr) string {
 type app struct {
 	server       *server
 	bucket       *bucket
+	objects      *originObjects
+	store        store.Store
+	manifests    []string
 	stateDir     string
 	keyID        string
 	keyNote      string
@@ -285,6 +294,9 @@ func setup(ctx context.Context, o *options, domain string, logger *slog.Logger) 
 	if a.bucket, err = newBucket(o.origin, a.hlsJS); err != nil {
 		return nil, err
 	}
+	if a.objects, a.manifests, err = newOriginObjects(a.bucket); err != nil {
+		return nil, err
+	}
 
 	// Trusted keys: the state folder's, plus -trusted-keys.
 	a.trustedDirs = []string{filepath.Join(a.stateDir, trustedKeysDir)}
@@ -306,6 +318,7 @@ func setup(ctx context.Context, o *options, domain string, logger *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
+	a.store = st
 
 	// The API, as the Lambda runs it, with the local domain and plain-http origin.
 	cookie := cfsign.CookieOptions{Insecure: o.insecureCookies}
@@ -328,6 +341,12 @@ func setup(ctx context.Context, o *options, domain string, logger *slog.Logger) 
 		LockoutAccountThreshold: o.lockoutAccountThreshold,
 		LockoutWindow:           o.lockoutWindow,
 		MaxSessions:             o.maxSessions,
+
+		// The bucket as the login function reads it, and links on this
+		// plain-http origin.
+		Objects:         a.objects,
+		ViewerScheme:    "http",
+		DownloadLinkTTL: o.downloadLinkTTL,
 	}, st, signingKey, issuer, logger)
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)

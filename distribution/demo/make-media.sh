@@ -5,6 +5,8 @@
 # third-party content. Two renditions (320x180 and 640x360), 2 s segments, 8 s total,
 # once as MPEG-TS and once as fMP4, laid out like the bucket:
 #   media/courses/<course>/ts/master.m3u8   media/courses/<course>/fmp4/master.m3u8
+# and intro-to-hls's downloads: media/courses/intro-to-hls/files/course-notes.pdf (a
+# one-page PDF this script writes byte for byte) and its title in titles.tsv.
 # Usage: distribution/demo/make-media.sh        (needs ffmpeg: apt-get install -y ffmpeg)
 set -euo pipefail
 
@@ -44,7 +46,54 @@ make_course() {
 	done
 }
 
+# make_pdf OUT LINE... — a one-page PDF (Helvetica, A5) with the given lines of
+# ASCII text, written byte for byte by this script (no tool needed), so the same
+# lines always give the same file.
+make_pdf() {
+	local out=$1 body="" obj=() offsets=() pdf="" n i y=520 line
+	shift
+	body="BT /F1 14 Tf 40 $y Td 18 TL"
+	for line in "$@"; do
+		line=${line//\\/\\\\}; line=${line//(/\\(}; line=${line//)/\\)}
+		body+=" ($line) '"
+	done
+	body+=" ET"
+	obj[1]="<< /Type /Catalog /Pages 2 0 R >>"
+	obj[2]="<< /Type /Pages /Kids [3 0 R] /Count 1 >>"
+	obj[3]="<< /Type /Page /Parent 2 0 R /MediaBox [0 0 420 595] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>"
+	obj[4]="<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
+	obj[5]="<< /Length ${#body} >>"$'\n'"stream"$'\n'"$body"$'\n'"endstream"
+	pdf="%PDF-1.4"$'\n'
+	for i in 1 2 3 4 5; do
+		offsets[i]=${#pdf}
+		pdf+="$i 0 obj"$'\n'"${obj[i]}"$'\n'"endobj"$'\n'
+	done
+	local xref=${#pdf}
+	pdf+="xref"$'\n'"0 6"$'\n'"0000000000 65535 f "$'\n'
+	for i in 1 2 3 4 5; do
+		pdf+=$(printf '%010d 00000 n ' "${offsets[i]}")$'\n'
+	done
+	pdf+="trailer"$'\n'"<< /Size 6 /Root 1 0 R >>"$'\n'"startxref"$'\n'"$xref"$'\n'"%%EOF"$'\n'
+	printf '%s' "$pdf" >"$out"
+}
+
 make_course intro-to-hls testsrc2 440
 make_course advanced-streaming smptebars 660
+
+# intro-to-hls's downloads (publish uploads files/ and titles.tsv names them).
+mkdir -p "$out/intro-to-hls/files"
+LC_ALL=C make_pdf "$out/intro-to-hls/files/course-notes.pdf" \
+	"Introduction to HLS - course notes" \
+	"" \
+	"A master playlist lists the renditions of a video;" \
+	"each rendition's media playlist lists its segments." \
+	"" \
+	"This course is published twice: as MPEG-TS (ts/)" \
+	"and as fragmented MP4 (fmp4/), 2 s segments," \
+	"two renditions, 320x180 and 640x360." \
+	"" \
+	"cfgate demo material: synthetic, no third-party content."
+printf '# name<TAB>title of the course files (publish --course reads it; not uploaded)\ncourse-notes.pdf\tCourse notes (PDF)\n' \
+	>"$out/intro-to-hls/titles.tsv"
 
 du -sh "$here/media"
