@@ -3,7 +3,7 @@
 // configuration (internal/loginconfig), the AWS clients (the SDK's standard
 // configuration chain, so AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>
 // apply), the DynamoDB store, the origin secret and the signing key from
-// Secrets Manager, the
+// Secrets Manager, the media bucket's course manifests (S3), the
 // cookie issuer and the handler (internal/api), adapted by internal/lambdahttp.
 //
 // Build for Lambda (provided.al2023, arm64):
@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/cfgate/cfgate/internal/api"
@@ -36,6 +37,7 @@ import (
 	"github.com/cfgate/cfgate/internal/kmssign"
 	"github.com/cfgate/cfgate/internal/lambdahttp"
 	"github.com/cfgate/cfgate/internal/loginconfig"
+	"github.com/cfgate/cfgate/internal/materials"
 	"github.com/cfgate/cfgate/internal/originverify"
 	"github.com/cfgate/cfgate/internal/ssmparam"
 	"github.com/cfgate/cfgate/internal/store"
@@ -172,6 +174,9 @@ func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, 
 		LockoutAccountThreshold: cfg.LockoutAccountThreshold,
 		MaxSessions:             cfg.MaxSessions,
 		OriginVerifier:          origin,
+
+		Objects:         mediaObjects(cfg, awsCfg),
+		DownloadLinkTTL: cfg.DownloadLinkTTL,
 	}, st, keys, issuer, logger)
 	if err != nil {
 		return nil, fmt.Errorf("handler: %w", err)
@@ -179,6 +184,19 @@ func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, 
 	logger.Info("login function ready", "domain", domain, "table", cfg.TableName, "secret", cfg.SigningKeySecretID,
 		"domainMs", ms(domainTime), "originMs", ms(originTime), "keyFetchMs", ms(keyTime), "keyGroupMs", ms(groupTime), "initAwsMs", ms(initAWSTime))
 	return h, nil
+}
+
+// mediaObjects is the media bucket as the function may read it (course
+// manifests; the role allows nothing else), or nil without MEDIA_BUCKET.
+// Making the client costs no call. With an endpoint override (moto, a local
+// S3) path-style addressing is used, as publish does.
+func mediaObjects(cfg loginconfig.Config, awsCfg aws.Config) materials.Objects {
+	if cfg.MediaBucket == "" {
+		return nil
+	}
+	pathStyle := awsCfg.BaseEndpoint != nil || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
+	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = pathStyle })
+	return materials.S3Objects{Client: client, Bucket: cfg.MediaBucket}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

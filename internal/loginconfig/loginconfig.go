@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,8 @@ const (
 	DefaultLockoutWindow    = api.DefaultLockoutWindow
 
 	DefaultLockoutAccountThreshold = api.DefaultLockoutAccountThreshold
+
+	DefaultDownloadLinkTTL = api.DefaultDownloadLinkTTL
 
 	DefaultMaxSessions = api.DefaultMaxSessions
 	MaxMaxSessions     = api.MaxMaxSessions
@@ -96,6 +99,13 @@ type Config struct {
 	// use at once; a login past it revokes the oldest (MAX_SESSIONS,
 	// 1..100, default 3).
 	MaxSessions int
+	// MediaBucket is the media bucket (MEDIA_BUCKET, default none), whose
+	// course manifests (manifests/<id>.json) the function reads to list a
+	// course's files. Without it no course has files.
+	MediaBucket string
+	// DownloadLinkTTL is the validity of a download link (DOWNLOAD_LINK_TTL,
+	// default 5m), capped at the grant's and the session's end.
+	DownloadLinkTTL time.Duration
 	// LogLevel is the minimum level logged (LOG_LEVEL: debug, info, warn,
 	// error; default info).
 	LogLevel slog.Level
@@ -247,6 +257,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		problem("MAX_SESSIONS=%d must be at most %d", c.MaxSessions, MaxMaxSessions)
 	}
 
+	c.DownloadLinkTTL = duration("DOWNLOAD_LINK_TTL", DefaultDownloadLinkTTL)
+	if c.DownloadLinkTTL%time.Second != 0 {
+		problem("DOWNLOAD_LINK_TTL=%q must be a whole number of seconds (a link's Expires is epoch seconds)", get("DOWNLOAD_LINK_TTL"))
+	}
+	if c.MediaBucket = get("MEDIA_BUCKET"); c.MediaBucket != "" && !bucketName.MatchString(c.MediaBucket) {
+		problem("MEDIA_BUCKET=%q is not an S3 bucket name", c.MediaBucket)
+	}
+
 	c.LogLevel = slog.LevelInfo
 	if v := get("LOG_LEVEL"); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
@@ -263,6 +281,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	return c, nil
 }
+
+// bucketName is an S3 bucket name (general purpose buckets).
+var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 
 // ParseOrigin checks that s is a browser origin, scheme://host[:port] with
 // scheme http or https and nothing after the authority, and returns it in

@@ -64,6 +64,7 @@ func TestFromEnvDefaults(t *testing.T) {
 		LockoutAccountThreshold: 100,
 		LockoutWindow:           15 * time.Minute,
 		MaxSessions:             3,
+		DownloadLinkTTL:         5 * time.Minute,
 		LogLevel:                slog.LevelInfo,
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -85,6 +86,8 @@ func TestFromEnvAllSet(t *testing.T) {
 		"LOCKOUT_ACCOUNT_THRESHOLD", "50",
 		"LOCKOUT_WINDOW", "1h",
 		"MAX_SESSIONS", "100",
+		"MEDIA_BUCKET", "cfgate-mediabucket-1a2b3c",
+		"DOWNLOAD_LINK_TTL", "90s",
 		"LOG_LEVEL", "DEBUG",
 	)))
 	if err != nil {
@@ -107,6 +110,8 @@ func TestFromEnvAllSet(t *testing.T) {
 		LockoutAccountThreshold: 50,
 		LockoutWindow:           time.Hour,
 		MaxSessions:             100,
+		MediaBucket:             "cfgate-mediabucket-1a2b3c",
+		DownloadLinkTTL:         90 * time.Second,
 		LogLevel:                slog.LevelDebug,
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -156,6 +161,9 @@ func TestFromEnvProblems(t *testing.T) {
 		{"max sessions too many", with("MAX_SESSIONS", "101"), []string{"MAX_SESSIONS=101 must be at most 100"}},
 		{"max sessions not a number", with("MAX_SESSIONS", "3 devices"), []string{"MAX_SESSIONS=\"3 devices\" is not an integer"}},
 		{"bad log level", with("LOG_LEVEL", "loud"), []string{"LOG_LEVEL=\"loud\""}},
+		{"bad bucket name", with("MEDIA_BUCKET", "s3://Media"), []string{"MEDIA_BUCKET=\"s3://Media\" is not an S3 bucket name"}},
+		{"download link ttl zero", with("DOWNLOAD_LINK_TTL", "0s"), []string{"DOWNLOAD_LINK_TTL=\"0s\" must be positive"}},
+		{"download link ttl fraction", with("DOWNLOAD_LINK_TTL", "1500ms"), []string{"DOWNLOAD_LINK_TTL=\"1500ms\" must be a whole number of seconds"}},
 		{"everything wrong at once", map[string]string{
 			"COOKIE_TTL": "x", "PLAYER_ORIGINS": "https://a/b", "COOKIE_SAMESITE": "x", "LOCKOUT_THRESHOLD": "x", "LOG_LEVEL": "x",
 		}, []string{"TABLE_NAME", "SIGNING_KEY_SECRET_ID", "ORIGIN_VERIFY_SECRET_ID", "KEY_GROUP_ID", "DISTRIBUTION_DOMAIN", "COOKIE_TTL", "PLAYER_ORIGINS", "COOKIE_SAMESITE", "LOCKOUT_THRESHOLD", "LOG_LEVEL"}},

@@ -297,7 +297,7 @@ func paramPattern(t *testing.T, p parsed, name string) string {
 // the function at init), and the secret ARN pattern wants the full ARN.
 func TestParameterPatternsMatchCode(t *testing.T) {
 	p := load(t, nil)
-	for param, envVar := range map[string]string{"CookieTtl": "COOKIE_TTL", "SessionTtl": "SESSION_TTL", "RotationGracePeriod": "GRACE_PERIOD"} {
+	for param, envVar := range map[string]string{"CookieTtl": "COOKIE_TTL", "SessionTtl": "SESSION_TTL", "DownloadLinkTtl": "DOWNLOAD_LINK_TTL", "RotationGracePeriod": "GRACE_PERIOD"} {
 		re := regexp.MustCompile(paramPattern(t, p, param))
 		for _, v := range []string{"0m", "0s", "00h", "-5m", "5", "1.5h", "10m30s", "", "9999999h"} {
 			if re.MatchString(v) {
@@ -414,6 +414,7 @@ func TestDefaultsMatchGoConstants(t *testing.T) {
 		{"RotationGracePeriod default", dur("RotationGracePeriod", param("RotationGracePeriod")), keyops.DefaultGrace().Total()},
 		{"RotationPropagationWait default", dur("RotationPropagationWait", param("RotationPropagationWait")), keyops.DefaultPropagation},
 		{"SessionTtl default", dur("SessionTtl", param("SessionTtl")), api.DefaultSessionTTL},
+		{"DownloadLinkTtl default", dur("DownloadLinkTtl", param("DownloadLinkTtl")), api.DefaultDownloadLinkTTL},
 		{"LOCKOUT_WINDOW", dur("LOCKOUT_WINDOW", login["LOCKOUT_WINDOW"].(string)), api.DefaultLockoutWindow},
 	} {
 		if tc.got != tc.want {
@@ -430,6 +431,12 @@ func TestDefaultsMatchGoConstants(t *testing.T) {
 	}
 	if got := load(t, map[string]string{"MaxSessions": "7"}).props(t, "LoginFunction")["Environment"].(map[string]any)["Variables"].(map[string]any)["MAX_SESSIONS"]; got != "7" {
 		t.Errorf("LoginFunction MAX_SESSIONS = %v with MaxSessions 7, want the parameter", got)
+	}
+	if got := load(t, map[string]string{"DownloadLinkTtl": "90s"}).props(t, "LoginFunction")["Environment"].(map[string]any)["Variables"].(map[string]any)["DOWNLOAD_LINK_TTL"]; got != "90s" {
+		t.Errorf("LoginFunction DOWNLOAD_LINK_TTL = %v with DownloadLinkTtl 90s, want the parameter", got)
+	}
+	if got := login["MEDIA_BUCKET"]; got != "{{Ref:MediaBucket}}" {
+		t.Errorf("LoginFunction MEDIA_BUCKET = %v, want the media bucket", got)
 	}
 	pattern, _ := p.doc["Parameters"].(map[string]any)["MaxSessions"].(map[string]any)["AllowedPattern"].(string)
 	re, err := regexp.Compile(pattern)

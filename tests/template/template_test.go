@@ -330,6 +330,11 @@ func TestBucketPrivateToThisDistribution(t *testing.T) {
 				if !strings.HasPrefix(r, "${MediaBucket.Arn}/") {
 					t.Errorf("Allow resource %s outside the media bucket", r)
 				}
+				// The distribution serves the player and the courses only,
+				// never the manifests the login function reads.
+				if r != "${MediaBucket.Arn}/site/*" && r != "${MediaBucket.Arn}/courses/*" {
+					t.Errorf("Allow resource %s: CloudFront may read site/* and courses/* only", r)
+				}
 			}
 		case "Deny":
 			cond, _ := json.Marshal(st["Condition"])
@@ -419,6 +424,11 @@ func TestIAMNamesSpecificResources(t *testing.T) {
 								t.Errorf("%s/%s: action %s with Resource * (only CloudFront key actions may)", name, sid, a)
 							}
 						}
+					case sid == "ReadCourseManifests" && name == "LoginRole" && res == "${MediaBucket.Arn}/manifests/*.json":
+						// The course manifests publish writes: read only.
+						if a := list(st["Action"]); !slices.Equal(a, []string{"s3:GetObject"}) {
+							t.Errorf("%s/%s: actions %v, want only s3:GetObject", name, sid, a)
+						}
 					case sid == "CloudFrontKeyGroupNoResourceLevel" && res == "*" && name == "LoginRole":
 						// The cold-start key-group check: one read action only.
 						if a := list(st["Action"]); !slices.Equal(a, []string{"cloudfront:GetKeyGroup"}) {
@@ -441,6 +451,7 @@ func TestIAMNamesSpecificResources(t *testing.T) {
 		"OriginVerifySecret":                {"{{Ref:OriginVerifySecret}}"},
 		"CloudFrontKeyGroupNoResourceLevel": {"*"},
 		"DistributionDomain":                {"arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/distribution-domain"},
+		"ReadCourseManifests":               {"${MediaBucket.Arn}/manifests/*.json"},
 	}
 	got := map[string][]string{}
 	for _, pol := range roles["LoginRole"].Policies {
