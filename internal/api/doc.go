@@ -1,6 +1,13 @@
 // Package api is the HTTP API of the login Lambda as a plain http.Handler:
 // login, session, logout, and access to a course, which sets the CloudFront
-// signed cookies of that course after checking the session and the grant.
+// signed cookies of that course after checking the session and the grant;
+// a course's files (from its manifest, internal/materials) and download
+// links, CloudFront signed URLs for one file.
+//
+// Routes are a table (routes.go). Every route under /api/courses/{id}/ is a
+// course route: it runs only after checkCourse (course.go) has checked, in
+// order, the route's own path parameters, the course id, the session, the
+// account, the catalogue and the grant.
 //
 // The contract (routes, statuses, bodies) is the table "The login API" in the
 // repository's README; the Lambda adapter (internal/lambdahttp) and the local
@@ -14,6 +21,10 @@
 //     active grant, and only then asks the key provider and signs. Any
 //     failure answers without a CloudFront cookie; a failing key provider
 //     answers 503 (fail closed).
+//   - A download link is a canned-policy signed URL for exactly
+//     courses/<id>/files/<name>, a name the course's manifest lists, valid
+//     for Config.DownloadLinkTTL and never past the grant's or the
+//     session's end.
 //   - CSRF: an Origin header, when present, must be one of
 //     Config.AllowedOrigins (403 otherwise); a request with a body must be
 //     Content-Type application/json (415), at most Config.MaxBodyBytes (413),
