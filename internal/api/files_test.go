@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strconv"
@@ -352,4 +355,54 @@ func TestFilesStoreCalls(t *testing.T) {
 			t.Errorf("%s: store calls %v, want %v", r.URL.Path, got, want)
 		}
 	}
+}
+
+// FuzzCourseRoutes: whatever the escaped path under /api/courses/, with
+// alice's session, the handler never panics, and it hands out a URL only for
+// a file the manifest of a course alice holds lists, exactly that file's URL.
+func FuzzCourseRoutes(f *testing.F) {
+	for _, s := range []string{
+		"intro-to-hls/files/ebook.pdf/link", "intro-to-hls/files", "intro-to-hls/access",
+		"intro-to-hls/files/workbook.zip/link", "bobs-course/files/bob.pdf/link",
+		"intro-to-hls/files/..%2Fbobs-course%2Ffiles%2Fbob.pdf/link", "intro-to-hls/files/ebook%2Epdf/link",
+		"intro-to-hls/files//link", "intro-to-hls/files/ebook.pdf/link/", "intro-to-hls//files/ebook.pdf/link",
+		"Intro-To-HLS/files/ebook.pdf/link", "intro-to-hls/files/EBOOK.PDF/link", "%2A/files/ebook.pdf/link",
+		"intro-to-hls/files/ebook.pdf%3F/link", "intro-to-hls/files/ebook.pdf?x=1/link",
+	} {
+		f.Add(s)
+	}
+	e := newEnv(f, withObjects(materials.DirObjects{FS: bucketFS()}), withConfig(func(c *Config) { c.Metrics = io.Discard }))
+	e.h.log = slog.New(slog.DiscardHandler)
+	token := e.login(f, alice, alicePW)
+	want := map[string]bool{
+		"https://" + testDomain + "/courses/intro-to-hls/files/ebook.pdf":    true,
+		"https://" + testDomain + "/courses/intro-to-hls/files/workbook.zip": true,
+	}
+	f.Fuzz(func(t *testing.T, rest string) {
+		r, err := http.NewRequest("POST", "http://"+testDomain+"/api/courses/"+rest, nil)
+		if err != nil {
+			return // not a request line a client could send
+		}
+		r.AddCookie(&http.Cookie{Name: SessionCookie, Value: token})
+		w := httptest.NewRecorder()
+		e.h.ServeHTTP(w, r)
+		body := w.Body.String()
+		if w.Code != http.StatusOK {
+			if strings.Contains(body, "Signature") || len(w.Result().Header.Values("Set-Cookie")) != 0 {
+				t.Fatalf("%q: status %d with a signature or cookie", rest, w.Code)
+			}
+			return
+		}
+		var l linkBody
+		if err := json.Unmarshal([]byte(body), &l); err != nil || l.URL == "" {
+			if r.URL.EscapedPath() == "/api/courses/intro-to-hls/access" {
+				return // cookies for the course alice holds
+			}
+			t.Fatalf("%q: 200 %s", rest, body)
+		}
+		base, _, _ := strings.Cut(l.URL, "?")
+		if !want[base] || r.URL.EscapedPath() != "/api/courses/intro-to-hls/files/"+strings.TrimPrefix(base, "https://"+testDomain+"/courses/intro-to-hls/files/")+"/link" {
+			t.Fatalf("%q: signed %s", rest, l.URL)
+		}
+	})
 }
