@@ -299,8 +299,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	rts, params := match(r.URL.EscapedPath())
-	if rts == nil {
+	req := &request{}
+	g, params := match(r.URL.EscapedPath(), req.paramBuf[:0])
+	if g == nil {
 		h.writeError(w, r, nil, fail(kindNotFound, "no_route", ""))
 		return
 	}
@@ -310,19 +311,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hdr.Set("Access-Control-Allow-Origin", origin)
 		hdr.Set("Access-Control-Allow-Credentials", "true")
 	}
-	methods := allowedMethods(rts)
 	if r.Method == http.MethodOptions {
-		h.options(w, r, methods, origin, originOK)
+		h.options(w, r, g.methods, origin, originOK)
 		return
 	}
-	rt := pick(rts, r.Method)
+	rt := g.pick(r.Method)
 	if rt == nil {
-		hdr.Set("Allow", methods+", OPTIONS")
+		hdr.Set("Allow", g.methods+", OPTIONS")
 		h.writeError(w, r, nil, fail(kindMethod, "method_not_allowed", ""))
 		return
 	}
 
-	req := &request{params: params, source: viewerSource(r, fromDist)}
+	req.params, req.source = params, viewerSource(r, fromDist)
 	req.courseID, _ = req.param("id")
 	err = h.check(w, r, rt, req, originOK)
 	if err == nil {

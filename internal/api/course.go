@@ -86,24 +86,27 @@ func (h *Handler) checkCourse(r *http.Request, req *request, rt *route) (*course
 		wg.Go(func() { cat, catErr = h.cat.load(ctx, now) })
 	}
 	var (
-		man    *materials.Manifest
-		manNew bool
-		manErr error
+		man  *materials.Manifest
+		load *manifestLoad // a read under way (only then allocated)
 	)
 	if rt.manifest && (knownBefore || !fresh) {
 		var manFresh bool
 		man, manFresh = h.mans.cached(id, now)
 		if !manFresh {
-			manNew = true
-			wg.Go(func() { man, manErr = h.mans.load(ctx, id) })
+			load = &manifestLoad{}
+			wg.Go(func() { load.man, load.err = h.mans.load(ctx, id) })
 		}
 	}
 	u, g, granted, err := h.store.GetUserGrant(ctx, s.Email, id)
 	wg.Wait()
-	if _, known := cat[id]; manNew && manErr == nil && catErr == nil && known {
-		// A course's manifest is the same for every viewer: kept even
-		// when this one is refused below.
-		h.mans.set(id, man, now)
+	var manErr error
+	if load != nil {
+		man, manErr = load.man, load.err
+		if _, known := cat[id]; manErr == nil && catErr == nil && known {
+			// A course's manifest is the same for every viewer: kept
+			// even when this one is refused below.
+			h.mans.set(id, man, now)
+		}
 	}
 	if err := checkUser(u, err, kindForbidden, "account disabled"); err != nil {
 		return nil, err
@@ -124,7 +127,8 @@ func (h *Handler) checkCourse(r *http.Request, req *request, rt *route) (*course
 	if manErr != nil {
 		return nil, internal("manifest_error", manErr, "read manifest of %q", id)
 	}
-	return &courseGrant{id: id, now: now, session: s, grant: g, course: co, manifest: man}, nil
+	req.grant = courseGrant{id: id, now: now, session: s, grant: g, course: co, manifest: man}
+	return &req.grant, nil
 }
 
 // signingKey returns the current signing key, or 503 (fail closed).
@@ -137,4 +141,11 @@ func (h *Handler) signingKey(ctx context.Context) (*cfsign.Key, error) {
 		return nil, unavailable("key_unavailable", err)
 	}
 	return key, nil
+}
+
+// manifestLoad is the result of a manifest read that runs alongside the
+// grant's round.
+type manifestLoad struct {
+	man *materials.Manifest
+	err error
 }

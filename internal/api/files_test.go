@@ -406,3 +406,45 @@ func FuzzCourseRoutes(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkFileLink measures POST /api/courses/{id}/files/{name}/link on a
+// warm handler (embedded store, manifest copy fresh): the checks of
+// /access, then one canned-policy RSA-SHA1 signature per link — links are
+// not cached (each expires TTL after its own request).
+func BenchmarkFileLink(b *testing.B) {
+	e := quietEnv(b, withObjects(materials.DirObjects{FS: bucketFS()}))
+	token := e.login(b, alice, alicePW)
+	r := withSession(req("POST", linkPath(courseIntro, "ebook.pdf"), "", "Origin", playerOrig), token)
+	if resp := e.do(r); resp.StatusCode != http.StatusOK {
+		b.Fatalf("status %d", resp.StatusCode)
+	}
+	durations := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		start := time.Now()
+		e.h.ServeHTTP(w, r)
+		durations = append(durations, time.Since(start))
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
+	b.StopTimer()
+	reportPercentiles(b, durations)
+}
+
+// BenchmarkFilesList measures GET /api/courses/{id}/files on a warm handler.
+func BenchmarkFilesList(b *testing.B) {
+	e := quietEnv(b, withObjects(materials.DirObjects{FS: bucketFS()}))
+	token := e.login(b, alice, alicePW)
+	r := withSession(req("GET", filesPath(courseIntro), "", "Origin", playerOrig), token)
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		e.h.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
+}

@@ -64,9 +64,11 @@ type param struct{ name, value string }
 type request struct {
 	body     []byte
 	params   []param
-	courseID string // raw (still-escaped) {id} segment; "" once found malformed
-	source   string // the viewer's address (IPv6: its /64), for lockout
-	user     string // short hash of the email, for logs and metrics
+	paramBuf [2]param    // params' backing array (no route has more)
+	grant    courseGrant // what checkCourse found, for a course route
+	courseID string      // raw (still-escaped) {id} segment; "" once found malformed
+	source   string      // the viewer's address (IPv6: its /64), for lockout
+	user     string      // short hash of the email, for logs and metrics
 	// touched is closed when the session's LastSeen update, which runs
 	// alongside the request's other store work, has finished; nil when
 	// none was started. See joinTouch.
@@ -91,72 +93,84 @@ func (req *request) joinTouch() {
 	}
 }
 
-// match finds the routes (one per method) of an escaped path and its
-// parameters. It works on the escaped path so that %2F or %2A in a course id
-// stay visible (and rejected) and nothing is cleaned or redirected; a
-// parameter never contains "/" unless it is a "{x...}" rest parameter.
-func match(escapedPath string) ([]*route, []param) {
-	var (
-		found  []*route
-		params []param
-	)
-	for _, rt := range routes {
-		if found != nil {
-			if rt.pattern == found[0].pattern {
-				found = append(found, rt)
-			}
-			continue
-		}
-		if p, ok := matchPattern(rt.pattern, escapedPath); ok {
-			found, params = []*route{rt}, p
-		}
-	}
-	return found, params
+// routeGroup is the routes of one pattern, one per method.
+type routeGroup struct {
+	pattern string
+	routes  []*route
+	methods string // "GET, POST": for Allow and CORS preflights
 }
 
-// matchPattern matches one pattern against an escaped path.
-func matchPattern(pattern, path string) ([]param, bool) {
-	var params []param
+// groups is routes grouped by pattern, in table order.
+var groups = groupRoutes(routes)
+
+func groupRoutes(rs []*route) []*routeGroup {
+	var out []*routeGroup
+	byPattern := map[string]*routeGroup{}
+	for _, rt := range rs {
+		g := byPattern[rt.pattern]
+		if g == nil {
+			g = &routeGroup{pattern: rt.pattern}
+			byPattern[rt.pattern] = g
+			out = append(out, g)
+		}
+		g.routes = append(g.routes, rt)
+		if g.methods != "" {
+			g.methods += ", "
+		}
+		g.methods += rt.method
+	}
+	return out
+}
+
+// pick returns the group's route of method, or nil.
+func (g *routeGroup) pick(method string) *route {
+	for _, rt := range g.routes {
+		if rt.method == method {
+			return rt
+		}
+	}
+	return nil
+}
+
+// match finds the route group of an escaped path and appends its
+// parameters to params. It works on the escaped path so that %2F or %2A in
+// a course id stay visible (and rejected) and nothing is cleaned or
+// redirected; a parameter never contains "/" unless it is a "{x...}" rest
+// parameter.
+func match(escapedPath string, params []param) (*routeGroup, []param) {
+	for _, g := range groups {
+		if p, ok := matchPattern(g.pattern, escapedPath, params); ok {
+			return g, p
+		}
+	}
+	return nil, params
+}
+
+// matchPattern matches one pattern against an escaped path, appending the
+// parameters to params (params unchanged when it does not match).
+func matchPattern(pattern, path string, params []param) ([]param, bool) {
+	n := len(params)
 	for {
 		pseg, prest, pmore := strings.Cut(pattern, "/")
 		if name, ok := strings.CutSuffix(pseg, "...}"); ok && !pmore && strings.HasPrefix(name, "{") {
 			// The rest: one or more non-empty segments.
 			if path == "" || strings.HasPrefix(path, "/") || strings.HasSuffix(path, "/") || strings.Contains(path, "//") {
-				return nil, false
+				return params[:n], false
 			}
 			return append(params, param{name[1:], path}), true
 		}
 		seg, rest, more := strings.Cut(path, "/")
 		if more != pmore {
-			return nil, false
+			return params[:n], false
 		}
 		if name, ok := strings.CutPrefix(pseg, "{"); ok && strings.HasSuffix(name, "}") {
 			params = append(params, param{strings.TrimSuffix(name, "}"), seg})
 		} else if seg != pseg {
-			return nil, false
+			return params[:n], false
 		}
 		if !more {
 			return params, true
 		}
 		pattern, path = prest, rest
 	}
-}
-
-// allowedMethods lists the methods of a path's routes, for Allow and CORS.
-func allowedMethods(rts []*route) string {
-	m := make([]string, len(rts))
-	for i, rt := range rts {
-		m[i] = rt.method
-	}
-	return strings.Join(m, ", ")
-}
-
-// pick returns the route of method, or nil.
-func pick(rts []*route, method string) *route {
-	for _, rt := range rts {
-		if rt.method == method {
-			return rt
-		}
-	}
-	return nil
 }

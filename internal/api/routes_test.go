@@ -51,7 +51,7 @@ func TestMatchPattern(t *testing.T) {
 		{"/api/play/{id}/{path...}", "/api/play/a/ts/", nil},
 	}
 	for _, c := range cases {
-		got, ok := matchPattern(c.pattern, c.path)
+		got, ok := matchPattern(c.pattern, c.path, nil)
 		if ok != (c.want != nil) || (ok && len(got)+len(c.want) > 0 && !reflect.DeepEqual(got, c.want)) {
 			t.Errorf("matchPattern(%q, %q) = %v, %v; want %v", c.pattern, c.path, got, ok, c.want)
 		}
