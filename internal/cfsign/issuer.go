@@ -196,13 +196,17 @@ type signed struct {
 // is validated. Signatures are cached, so concurrent and repeated requests for
 // the same course and bucket sign once.
 func (i *Issuer) Issue(key *Key, courseID string, c Conditions) (CourseCookies, error) {
+	return i.issue(key, courseID, i.lifetime, c)
+}
+
+func (i *Issuer) issue(key *Key, courseID string, lifetime time.Duration, c Conditions) (CourseCookies, error) {
 	if err := key.usable(); err != nil {
 		return CourseCookies{}, err
 	}
 	if err := ValidateCourseID(courseID); err != nil {
 		return CourseCookies{}, err
 	}
-	expires := i.expiry()
+	expires := i.expiry(lifetime)
 	if !c.NotAfter.IsZero() && c.NotAfter.Before(expires) {
 		capped := time.Unix(c.NotAfter.Unix(), 0).UTC()
 		if !capped.After(i.now()) {
@@ -282,9 +286,9 @@ func (i *Issuer) setAttrs(c *http.Cookie, courseID string, expires time.Time) {
 	}
 }
 
-// expiry returns now+Lifetime rounded up to a multiple of Bucket (UTC).
-func (i *Issuer) expiry() time.Time {
-	t := i.now().Add(i.lifetime)
+// expiry returns now+lifetime rounded up to a multiple of Bucket (UTC).
+func (i *Issuer) expiry(lifetime time.Duration) time.Time {
+	t := i.now().Add(lifetime)
 	b := int64(i.bucket / time.Second)
 	s := t.Unix()
 	if t.Nanosecond() != 0 {

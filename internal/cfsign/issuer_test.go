@@ -237,7 +237,7 @@ func TestExpiryRounding(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			iss := newTestIssuer(t, IssuerConfig{Lifetime: tt.lifetime, Bucket: tt.bucket, Now: func() time.Time { return tt.now }})
-			got := iss.expiry()
+			got := iss.expiry(iss.lifetime)
 			if !got.Equal(tt.want) {
 				t.Errorf("expiry = %v, want %v", got, tt.want)
 			}
