@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cfgate/cfgate/distribution/verifier"
 	"github.com/cfgate/cfgate/internal/cfsign"
 	"github.com/cfgate/cfgate/internal/materials"
 	"github.com/cfgate/cfgate/internal/password"
@@ -39,6 +40,9 @@ const (
 	// DefaultDownloadLinkTTL is the validity of a download link
 	// (Config.DownloadLinkTTL).
 	DefaultDownloadLinkTTL = 5 * time.Minute
+	// DefaultPlaybackTTL is the validity of a cookie-less playback URL
+	// (Config.PlaybackTTL): long enough to watch a course in one sitting.
+	DefaultPlaybackTTL = 4 * time.Hour
 	// TouchInterval is how stale a session's LastSeen may get: /access and
 	// /session update it when it is at least this old.
 	TouchInterval = 5 * time.Minute
@@ -131,6 +135,15 @@ type Config struct {
 	// plain-http distribution). Signatures always cover the https form,
 	// which is what the edge checks (it redirects http to https).
 	ViewerScheme string
+	// PlaybackTTL is how long a cookie-less playback URL is valid (default
+	// DefaultPlaybackTTL), capped at the grant's and the session's end.
+	PlaybackTTL time.Duration
+	// TrustedKeys are the public keys CloudFront trusts on /courses/*, which
+	// the playlist route (GET /api/play/…) checks a playback URL's
+	// signature against: the key group's keys in the login function
+	// (internal/keygroup), the local distribution's trusted keys locally.
+	// Nil: the playlist route answers 503.
+	TrustedKeys TrustedKeys
 	// DownloadLinkTTL is how long a download link is valid
 	// (default DefaultDownloadLinkTTL), capped at the grant's and the
 	// session's end.
@@ -169,6 +182,8 @@ type Handler struct {
 	now     func() time.Time
 	pw      PasswordVerifier
 	pwSlots passwordSlots
+	// verifier checks playback URLs as CloudFront does (playlist route).
+	verifier *verifier.Verifier
 
 	metricsMu sync.Mutex
 	metrics   io.Writer
@@ -206,6 +221,12 @@ func New(cfg Config, st store.Store, keys KeyProvider, issuer *cfsign.Issuer, lo
 	}
 	if cfg.ViewerScheme != "https" && cfg.ViewerScheme != "http" {
 		return nil, fmt.Errorf("api: ViewerScheme %q: want https or http", cfg.ViewerScheme)
+	}
+	if cfg.PlaybackTTL == 0 {
+		cfg.PlaybackTTL = DefaultPlaybackTTL
+	}
+	if cfg.PlaybackTTL < time.Second {
+		return nil, fmt.Errorf("api: PlaybackTTL (%v) must be at least 1s", cfg.PlaybackTTL)
 	}
 	if cfg.DownloadLinkTTL == 0 {
 		cfg.DownloadLinkTTL = DefaultDownloadLinkTTL
@@ -265,7 +286,9 @@ func New(cfg Config, st store.Store, keys KeyProvider, issuer *cfsign.Issuer, lo
 		now:     cfg.Now,
 		pw:      cfg.Passwords,
 		pwSlots: newPasswordSlots(cfg.PasswordConcurrency),
-		metrics: cfg.Metrics,
+
+		verifier: verifier.New(verifier.Options{}),
+		metrics:  cfg.Metrics,
 	}, nil
 }
 
@@ -382,7 +405,7 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request, rt *route, req *
 	if len(req.body) > 0 && !isJSON(r.Header.Get("Content-Type")) {
 		return fail(kindMediaType, "content_type", "")
 	}
-	if !rt.body && len(req.body) > 0 {
+	if !rt.body && !rt.optionalBody && len(req.body) > 0 {
 		// Routes without parameters accept an empty JSON object at most.
 		if err := decodeStrict(req.body, &struct{}{}); err != nil {
 			return err

@@ -24,6 +24,7 @@ const (
 	kindMediaType                // 415
 	kindLocked                   // 429
 	kindUnavailable              // 503
+	kindBadGateway               // 502
 )
 
 var statusOf = [...]int{
@@ -37,6 +38,7 @@ var statusOf = [...]int{
 	kindMediaType:    http.StatusUnsupportedMediaType,
 	kindLocked:       http.StatusTooManyRequests,
 	kindUnavailable:  http.StatusServiceUnavailable,
+	kindBadGateway:   http.StatusBadGateway,
 }
 
 // defaultMessage is the client text of a kind when the failure names none.
@@ -51,6 +53,7 @@ var defaultMessage = [...]string{
 	kindMediaType:    "Content-Type must be application/json",
 	kindLocked:       "too many failed logins, try again later",
 	kindUnavailable:  "service unavailable, try again later",
+	kindBadGateway:   "the course's playlist cannot be served",
 }
 
 // apiError is a failure with its kind, the short text for the client (msg,

@@ -19,6 +19,10 @@ type route struct {
 	metric string
 	// body: the route reads a JSON body (a body is required).
 	body bool
+	// optionalBody: the route reads a JSON body if one is sent (its
+	// handler decodes it strictly); without it or body, a body may be an
+	// empty JSON object at most.
+	optionalBody bool
 	// handle serves a route that is not about one course.
 	handle func(h *Handler, w http.ResponseWriter, r *http.Request, req *request) error
 	// course serves a course route. It runs only after checkCourse has
@@ -53,6 +57,10 @@ var routes = []*route{
 	{method: http.MethodPost, pattern: "/api/courses/{id}/access", metric: metricAccess, course: (*Handler).access},
 	{method: http.MethodGet, pattern: "/api/courses/{id}/files", course: (*Handler).files, manifest: true},
 	{method: http.MethodPost, pattern: "/api/courses/{id}/files/{name}/link", course: (*Handler).fileLink, manifest: true, validate: validateFileParam},
+	{method: http.MethodPost, pattern: "/api/courses/{id}/playback", optionalBody: true, manifest: true, validate: validatePlayback, course: (*Handler).playback},
+	// No session: the signed query is the authorization (checked as
+	// CloudFront checks it); hence {course}, not a course route's {id}.
+	{method: http.MethodGet, pattern: "/api/play/{course}/{path...}", handle: (*Handler).play},
 }
 
 // param is one path parameter: its name in the pattern and the raw (still

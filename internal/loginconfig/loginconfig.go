@@ -38,6 +38,7 @@ const (
 	DefaultDownloadLinkTTL = api.DefaultDownloadLinkTTL
 
 	DefaultMaxSessions = api.DefaultMaxSessions
+	DefaultPlaybackTTL = api.DefaultPlaybackTTL
 	MaxMaxSessions     = api.MaxMaxSessions
 )
 
@@ -69,6 +70,10 @@ type Config struct {
 	// (COOKIE_BUCKET, default 5m, whole seconds), so signatures can be shared
 	// and cached.
 	CookieBucket time.Duration
+	// PlaybackTTL is how long a cookie-less playback URL is valid
+	// (PLAYBACK_TTL, default 4h: a course's evening), capped at the grant's
+	// and the session's end like the cookies.
+	PlaybackTTL time.Duration
 	// KeyCacheTTL is how long the signing key is used before Secrets Manager
 	// is asked again (KEY_CACHE_TTL, default 5m).
 	KeyCacheTTL time.Duration
@@ -190,6 +195,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		problem("COOKIE_BUCKET=%q must be a whole number of seconds (policy times are epoch seconds)", get("COOKIE_BUCKET"))
 	}
 	c.KeyCacheTTL = duration("KEY_CACHE_TTL", DefaultKeyCacheTTL)
+	c.PlaybackTTL = duration("PLAYBACK_TTL", DefaultPlaybackTTL)
+	if c.PlaybackTTL < time.Minute {
+		problem("PLAYBACK_TTL=%q must be at least 1m", get("PLAYBACK_TTL"))
+	}
 	c.SessionTTL = duration("SESSION_TTL", DefaultSessionTTL)
 	c.LockoutWindow = duration("LOCKOUT_WINDOW", DefaultLockoutWindow)
 
