@@ -47,7 +47,7 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("cloudfront: %s: %s (HTTP %d)", e.Code, e.Message, e.Status)
 }
 
-func (c *Client) url(id string) string {
+func (c *Client) url(path string) string {
 	base := "https://cloudfront.amazonaws.com"
 	switch {
 	case c.endpoint != "":
@@ -55,7 +55,7 @@ func (c *Client) url(id string) string {
 	case c.cfg.BaseEndpoint != nil && *c.cfg.BaseEndpoint != "":
 		base = *c.cfg.BaseEndpoint
 	}
-	return strings.TrimRight(base, "/") + "/2020-05-31/key-group/" + url.PathEscape(id)
+	return strings.TrimRight(base, "/") + "/2020-05-31/" + path
 }
 
 // KeyGroupKeys returns the ids of the public keys in the key group id.
@@ -63,7 +63,47 @@ func (c *Client) KeyGroupKeys(ctx context.Context, id string) ([]string, error) 
 	if id == "" {
 		return nil, errors.New("cloudfront: empty key group id")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url(id), nil)
+	raw, err := c.get(ctx, "key-group/"+url.PathEscape(id), "GetKeyGroup")
+	if err != nil {
+		return nil, err
+	}
+	var out struct {
+		XMLName xml.Name `xml:"KeyGroup"`
+		ID      string   `xml:"Id"`
+		Items   []string `xml:"KeyGroupConfig>Items>PublicKey"`
+	}
+	if err := xml.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("cloudfront: malformed GetKeyGroup answer: %w", err)
+	}
+	return out.Items, nil
+}
+
+// PublicKey returns the PEM of the CloudFront public key id (GetPublicKey).
+func (c *Client) PublicKey(ctx context.Context, id string) (string, error) {
+	if id == "" {
+		return "", errors.New("cloudfront: empty public key id")
+	}
+	raw, err := c.get(ctx, "public-key/"+url.PathEscape(id), "GetPublicKey")
+	if err != nil {
+		return "", err
+	}
+	var out struct {
+		XMLName    xml.Name `xml:"PublicKey"`
+		EncodedKey string   `xml:"PublicKeyConfig>EncodedKey"`
+	}
+	if err := xml.Unmarshal(raw, &out); err != nil {
+		return "", fmt.Errorf("cloudfront: malformed GetPublicKey answer: %w", err)
+	}
+	if out.EncodedKey == "" {
+		return "", errors.New("cloudfront: GetPublicKey answer has no EncodedKey")
+	}
+	return out.EncodedKey, nil
+}
+
+// get makes one signed GET of CloudFront's REST API and returns the body of
+// a 200 answer, or an *Error.
+func (c *Client) get(ctx context.Context, path, op string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url(path), nil)
 	if err != nil {
 		return nil, fmt.Errorf("cloudfront: %w", err)
 	}
@@ -85,7 +125,7 @@ func (c *Client) KeyGroupKeys(ctx context.Context, id string) ([]string, error) 
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("cloudfront: GetKeyGroup: %w", err)
+		return nil, fmt.Errorf("cloudfront: %s: %w", op, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -103,13 +143,5 @@ func (c *Client) KeyGroupKeys(ctx context.Context, id string) ([]string, error) 
 		}
 		return nil, &Error{Status: resp.StatusCode, Code: e.Code, Message: e.Message}
 	}
-	var out struct {
-		XMLName xml.Name `xml:"KeyGroup"`
-		ID      string   `xml:"Id"`
-		Items   []string `xml:"KeyGroupConfig>Items>PublicKey"`
-	}
-	if err := xml.Unmarshal(raw, &out); err != nil {
-		return nil, fmt.Errorf("cloudfront: malformed GetKeyGroup answer: %w", err)
-	}
-	return out.Items, nil
+	return raw, nil
 }
