@@ -176,6 +176,10 @@ func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, 
 
 		Objects:         mediaObjects(cfg, awsCfg),
 		DownloadLinkTTL: cfg.DownloadLinkTTL,
+		PlaybackTTL:     cfg.PlaybackTTL,
+		// The playlist route checks playback URLs against the key group's
+		// public keys, read from CloudFront on first use (not at init).
+		TrustedKeys: keygroup.NewPublicKeys(keygroup.NewClient(awsCfg, cfg.CloudFrontEndpoint), cfg.KeyGroupID, logger, nil),
 	}, st, keys, issuer, logger)
 	if err != nil {
 		return nil, fmt.Errorf("handler: %w", err)

@@ -430,9 +430,15 @@ func TestIAMNamesSpecificResources(t *testing.T) {
 							t.Errorf("%s/%s: actions %v, want only s3:GetObject", name, sid, a)
 						}
 					case sid == "CloudFrontKeyGroupNoResourceLevel" && res == "*" && name == "LoginRole":
-						// The cold-start key-group check: one read action only.
-						if a := list(st["Action"]); !slices.Equal(a, []string{"cloudfront:GetKeyGroup"}) {
-							t.Errorf("%s/%s: actions %v with Resource *, want only cloudfront:GetKeyGroup", name, sid, a)
+						// The cold-start key-group check and the playlist
+						// route's trusted keys: two read actions only.
+						if a := list(st["Action"]); !slices.Equal(a, []string{"cloudfront:GetKeyGroup", "cloudfront:GetPublicKey"}) {
+							t.Errorf("%s/%s: actions %v with Resource *, want only cloudfront:GetKeyGroup and cloudfront:GetPublicKey", name, sid, a)
+						}
+					case sid == "ReadPlaylists" && name == "LoginRole" && res == "${MediaBucket.Arn}/courses/*.m3u8":
+						// Playlists only (the playlist route), never segments.
+						if a := list(st["Action"]); !slices.Equal(a, []string{"s3:GetObject"}) {
+							t.Errorf("%s/%s: actions %v, want only s3:GetObject", name, sid, a)
 						}
 					default:
 						t.Errorf("%s/%s: wildcard resource %q", name, sid, res)
@@ -450,6 +456,7 @@ func TestIAMNamesSpecificResources(t *testing.T) {
 		"SigningKey":                        {"{{Ref:SigningKeySecretArn}}"},
 		"OriginVerifySecret":                {"{{Ref:OriginVerifySecret}}"},
 		"CloudFrontKeyGroupNoResourceLevel": {"*"},
+		"ReadPlaylists":                     {"${MediaBucket.Arn}/courses/*.m3u8"},
 		"DistributionDomain":                {"arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/distribution-domain"},
 		"ReadCourseManifests":               {"${MediaBucket.Arn}/manifests/*.json"},
 	}
