@@ -83,6 +83,11 @@ type options struct {
 	maxSessions             int
 	lockoutWindow           time.Duration
 	downloadLinkTTL         time.Duration
+	playbackTTL             time.Duration
+
+	// now is the clock of the issuer, the API and the verifier (tests; nil
+	// means time.Now).
+	now func() time.Time
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -109,6 +114,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fl.DurationVar(&o.lockoutWindow, "lockout-window", api.DefaultLockoutWindow, "failed-login counting window (LOCKOUT_WINDOW in AWS)")
 	fl.IntVar(&o.maxSessions, "max-sessions", api.DefaultMaxSessions, "devices (active sessions) one account may use at once; a login past it signs the oldest out (MAX_SESSIONS in AWS)")
 	fl.DurationVar(&o.downloadLinkTTL, "download-link-ttl", api.DefaultDownloadLinkTTL, "validity of a download link, capped at the grant's and the session's end (DOWNLOAD_LINK_TTL in AWS)")
+	fl.DurationVar(&o.playbackTTL, "playback-ttl", api.DefaultPlaybackTTL, "validity of a cookie-less playback URL, capped at the grant's and the session's end (PLAYBACK_TTL in AWS)")
 	if err := fl.Parse(args); err != nil {
 		return nil, err
 	}
@@ -126,6 +132,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.downloadLinkTTL < time.Second {
 		return nil, fmt.Errorf("-download-link-ttl %v: at least 1s", o.downloadLinkTTL)
+	}
+	if o.playbackTTL < time.Minute {
+		return nil, fmt.Errorf("-playback-ttl %v: at least 1m", o.playbackTTL)
 	}
 	if o.cookieBucket < time.Second || o.cookieBucket%time.Second != 0 {
 		return nil, fmt.Errorf("-cookie-bucket %v: a whole number of seconds, at least 1s", o.cookieBucket)
@@ -321,8 +330,12 @@ func setup(ctx context.Context, o *options, domain string, logger *slog.Logger) 
 	a.store = st
 
 	// The API, as the Lambda runs it, with the local domain and plain-http origin.
+	now := o.now
+	if now == nil {
+		now = time.Now
+	}
 	cookie := cfsign.CookieOptions{Insecure: o.insecureCookies}
-	issuer, err := cfsign.NewIssuer(cfsign.IssuerConfig{Domain: domain, Lifetime: o.cookieTTL, Bucket: o.cookieBucket, Cookie: cookie})
+	issuer, err := cfsign.NewIssuer(cfsign.IssuerConfig{Domain: domain, Lifetime: o.cookieTTL, Bucket: o.cookieBucket, Cookie: cookie, Now: now})
 	if err != nil {
 		return nil, fmt.Errorf("issuer: %w", err)
 	}
@@ -347,6 +360,13 @@ func setup(ctx context.Context, o *options, domain string, logger *slog.Logger) 
 		Objects:         a.objects,
 		ViewerScheme:    "http",
 		DownloadLinkTTL: o.downloadLinkTTL,
+
+		Now: now,
+
+		// Cookie-less playback: the playlist route checks playback URLs
+		// against the keys this distribution trusts on /courses/*.
+		PlaybackTTL: o.playbackTTL,
+		TrustedKeys: api.StaticTrustedKeys{Keys: keys},
 	}, st, signingKey, issuer, logger)
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
@@ -359,7 +379,7 @@ func setup(ctx context.Context, o *options, domain string, logger *slog.Logger) 
 		api:      newLambdaAPI(h),
 		bucket:   a.bucket,
 		logger:   logger,
-		now:      time.Now,
+		now:      now,
 
 		originSecret: originSecret,
 	}
