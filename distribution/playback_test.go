@@ -34,15 +34,37 @@ type recorder struct {
 	reqs []seen
 }
 
+// ServeHTTP records each request when its status is written, before the
+// client can have the answer, so take never misses a request that was
+// answered.
 func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	sw := &statusWriter{ResponseWriter: w}
-	rc.next.ServeHTTP(sw, r)
-	if sw.status == 0 {
-		sw.status = http.StatusOK
+	rw := &recordingWriter{ResponseWriter: w, rc: rc, s: seen{path: r.URL.Path, cookie: r.Header.Get("Cookie") != ""}}
+	rc.next.ServeHTTP(rw, r)
+	rw.WriteHeader(http.StatusOK) // no-op when already written
+}
+
+type recordingWriter struct {
+	http.ResponseWriter
+	rc   *recorder
+	s    seen
+	done bool
+}
+
+func (rw *recordingWriter) WriteHeader(code int) {
+	if rw.done {
+		return
 	}
-	rc.mu.Lock()
-	rc.reqs = append(rc.reqs, seen{path: r.URL.Path, status: sw.status, cookie: r.Header.Get("Cookie") != ""})
-	rc.mu.Unlock()
+	rw.done = true
+	rw.s.status = code
+	rw.rc.mu.Lock()
+	rw.rc.reqs = append(rw.rc.reqs, rw.s)
+	rw.rc.mu.Unlock()
+	rw.ResponseWriter.WriteHeader(code)
+}
+
+func (rw *recordingWriter) Write(b []byte) (int, error) {
+	rw.WriteHeader(http.StatusOK)
+	return rw.ResponseWriter.Write(b)
 }
 
 func (rc *recorder) take() []seen {
