@@ -415,6 +415,7 @@ func TestDefaultsMatchGoConstants(t *testing.T) {
 		{"RotationPropagationWait default", dur("RotationPropagationWait", param("RotationPropagationWait")), keyops.DefaultPropagation},
 		{"SessionTtl default", dur("SessionTtl", param("SessionTtl")), api.DefaultSessionTTL},
 		{"DownloadLinkTtl default", dur("DownloadLinkTtl", param("DownloadLinkTtl")), api.DefaultDownloadLinkTTL},
+		{"PlaybackTtl default", dur("PlaybackTtl", param("PlaybackTtl")), api.DefaultPlaybackTTL},
 		{"LOCKOUT_WINDOW", dur("LOCKOUT_WINDOW", login["LOCKOUT_WINDOW"].(string)), api.DefaultLockoutWindow},
 	} {
 		if tc.got != tc.want {
@@ -434,6 +435,16 @@ func TestDefaultsMatchGoConstants(t *testing.T) {
 	}
 	if got := load(t, map[string]string{"DownloadLinkTtl": "90s"}).props(t, "LoginFunction")["Environment"].(map[string]any)["Variables"].(map[string]any)["DOWNLOAD_LINK_TTL"]; got != "90s" {
 		t.Errorf("LoginFunction DOWNLOAD_LINK_TTL = %v with DownloadLinkTtl 90s, want the parameter", got)
+	}
+	if got := load(t, map[string]string{"PlaybackTtl": "90m"}).props(t, "LoginFunction")["Environment"].(map[string]any)["Variables"].(map[string]any)["PLAYBACK_TTL"]; got != "90m" {
+		t.Errorf("LoginFunction PLAYBACK_TTL = %v with PlaybackTtl 90m, want the parameter", got)
+	}
+	// PLAYBACK_TTL must be at least 1m: the pattern takes minutes and hours only.
+	re := regexp.MustCompile(paramPattern(t, load(t, nil), "PlaybackTtl"))
+	for v, ok := range map[string]bool{"1m": true, "4h": true, "999999h": true, "30s": false, "0m": false, "4": false, "1h30m": false} {
+		if re.MatchString(v) != ok {
+			t.Errorf("PlaybackTtl pattern on %q: %v, want %v", v, !ok, ok)
+		}
 	}
 	if got := login["MEDIA_BUCKET"]; got != "{{Ref:MediaBucket}}" {
 		t.Errorf("LoginFunction MEDIA_BUCKET = %v, want the media bucket", got)
