@@ -2,7 +2,9 @@
 // login, session, logout, and access to a course, which sets the CloudFront
 // signed cookies of that course after checking the session and the grant;
 // a course's files (from its manifest, internal/materials) and download
-// links, CloudFront signed URLs for one file.
+// links, CloudFront signed URLs for one file; cookie-less playback: a
+// playback URL, and the playlist route that serves a course's playlists
+// with every URI rewritten to carry that URL's signature (playback.go).
 //
 // Routes are a table (routes.go). Every route under /api/courses/{id}/ is a
 // course route: it runs only after checkCourse (course.go) has checked, in
@@ -25,6 +27,16 @@
 //     courses/<id>/files/<name>, a name the course's manifest lists, valid
 //     for Config.DownloadLinkTTL and never past the grant's or the
 //     session's end.
+//   - A playback URL carries the course policy (Resource
+//     https://<domain>/courses/<id>/*) as signed URL parameters, signed by
+//     the cookie issuer for Config.PlaybackTTL and never past the grant's or
+//     the session's end. The playlist route (GET /api/play/{course}/{path})
+//     has no session: it checks the query with distribution/verifier exactly
+//     as CloudFront would for https://<domain>/courses/<id>/<path>, against
+//     Config.TrustedKeys (503 when they cannot be read), answers a refusal
+//     with CloudFront's 403, and serves a playlist only when
+//     internal/hlsrewrite accepts every URI in it (502 otherwise). The
+//     query is never logged.
 //   - CSRF: an Origin header, when present, must be one of
 //     Config.AllowedOrigins (403 otherwise); a request with a body must be
 //     Content-Type application/json (415), at most Config.MaxBodyBytes (413),
@@ -55,7 +67,8 @@
 //     routing and before the store. The viewer's address is then taken from
 //     CloudFront-Viewer-Address; without that proof the header is ignored and
 //     the connection's address counts.
-//   - Errors are {"error":"<short text>"}; the status is decided in one
+//   - Errors are {"error":"<short text>"} (the playlist route's signature
+//     refusals excepted: CloudFront's XML); the status is decided in one
 //     place (errors.go) and internal detail goes to the log only.
 //   - Logs never carry passwords, cookie values, session ids or signatures.
 //     Emails are logged as "user", the first 16 hex digits of their SHA-256:
