@@ -306,25 +306,32 @@ func (rw *rewriter) resolve(uri string, line int) (string, error) {
 	case strings.Contains(first, ":"):
 		return "", bad("is absolute (has a scheme)")
 	}
-	// RFC 3986 merge and remove_dot_segments, never above the course folder.
-	segs := make([]string, 0, 8)
-	for s := range strings.SplitSeq(rw.dir+uri, "/") {
-		switch s {
-		case "", ".":
-		case "..":
-			if len(segs) == 0 {
-				return "", bad("resolves outside the course")
-			}
-			segs = segs[:len(segs)-1]
-		default:
-			segs = append(segs, s)
-		}
-	}
 	last := uri[strings.LastIndexByte(uri, '/')+1:]
-	if len(segs) == 0 || last == "" || last == "." || last == ".." || strings.Contains(uri, "//") {
+	if last == "" || last == "." || last == ".." || strings.Contains(uri, "//") {
 		return "", bad("does not name a file")
 	}
-	p := strings.Join(segs, "/")
+	p := rw.dir + uri
+	if uri == "." || uri == ".." || strings.HasPrefix(uri, "./") || strings.HasPrefix(uri, "../") ||
+		strings.Contains(uri, "/./") || strings.Contains(uri, "/../") {
+		// RFC 3986 merge and remove_dot_segments, never above the course folder.
+		segs := make([]string, 0, 8)
+		for s := range strings.SplitSeq(p, "/") {
+			switch s {
+			case "", ".":
+			case "..":
+				if len(segs) == 0 {
+					return "", bad("resolves outside the course")
+				}
+				segs = segs[:len(segs)-1]
+			default:
+				segs = append(segs, s)
+			}
+		}
+		if len(segs) == 0 {
+			return "", bad("does not name a file")
+		}
+		p = strings.Join(segs, "/")
+	}
 	if strings.HasSuffix(p, ".m3u8") {
 		if err := materials.ValidatePlaylistPath(p); err != nil {
 			return "", bad("names a playlist the playlist route does not serve")
