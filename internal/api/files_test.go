@@ -368,6 +368,7 @@ func FuzzCourseRoutes(f *testing.F) {
 		"intro-to-hls/files//link", "intro-to-hls/files/ebook.pdf/link/", "intro-to-hls//files/ebook.pdf/link",
 		"Intro-To-HLS/files/ebook.pdf/link", "intro-to-hls/files/EBOOK.PDF/link", "%2A/files/ebook.pdf/link",
 		"intro-to-hls/files/ebook.pdf%3F/link", "intro-to-hls/files/ebook.pdf?x=1/link",
+		"intro-to-hls/playback", "bobs-course/playback", "intro-to-hls/playback/",
 	} {
 		f.Add(s)
 	}
@@ -394,6 +395,13 @@ func FuzzCourseRoutes(f *testing.F) {
 			return
 		}
 		var l linkBody
+		if r.URL.EscapedPath() == "/api/courses/intro-to-hls/playback" {
+			// The cookie-less playback URL of the course alice holds (#12 item 3).
+			if err := json.Unmarshal([]byte(body), &l); err != nil || !strings.HasPrefix(l.URL, "https://"+testDomain+"/api/play/intro-to-hls/fmp4/master.m3u8?Policy=") {
+				t.Fatalf("%q: playback %s", rest, body)
+			}
+			return
+		}
 		if err := json.Unmarshal([]byte(body), &l); err != nil || l.URL == "" {
 			if r.URL.EscapedPath() == "/api/courses/intro-to-hls/access" {
 				return // cookies for the course alice holds
