@@ -47,8 +47,13 @@ const (
 // letters and digits, such as K2JCJMDEHXQW5F), that the signer's public key
 // fits alg (RSA of 2048 to 4096 bits for RSA-SHA1 and RSA-SHA256, ECDSA P-256
 // for ECDSA-SHA256), and that the signer produces a signature that verifies
-// against its public key (one probe signature, which catches a KMS key set up
-// for another signing scheme).
+// against its public key (one probe signature, which catches a signer set up
+// for another signing scheme). The probe is skipped for an in-memory
+// *rsa.PrivateKey or *ecdsa.PrivateKey whose private and public halves
+// are checked to belong together (rsa.PrivateKey.Validate; the ECDSA public
+// point recomputed from the scalar): for those the probe proves nothing more,
+// and on a cold start it is a whole RSA signature between the secret's read
+// and the first request.
 func NewKey(id string, alg Algorithm, signer crypto.Signer) (*Key, error) {
 	if err := validateKeyID(id); err != nil {
 		return nil, err
@@ -68,6 +73,11 @@ func NewKey(id string, alg Algorithm, signer crypto.Signer) (*Key, error) {
 		return nil, fmt.Errorf("cfsign: key %s: marshal public key: %w", id, err)
 	}
 	k := &Key{ID: id, Algorithm: alg, Signer: signer, id: id, alg: alg, signer: signer, fp: sha256.Sum256(der)}
+	if err := consistent(signer); err != nil {
+		return nil, fmt.Errorf("cfsign: key %s: %w", id, err)
+	} else if knownSoftwareKey(signer) {
+		return k, nil
+	}
 	probe := []byte("cfgate key probe")
 	sig, err := k.SignPolicy(probe)
 	if err != nil {
@@ -77,6 +87,41 @@ func NewKey(id string, alg Algorithm, signer crypto.Signer) (*Key, error) {
 		return nil, fmt.Errorf("cfsign: key %s: probe signature does not verify with the public key (%s)", id, alg)
 	}
 	return k, nil
+}
+
+// knownSoftwareKey reports whether signer is an in-memory key of Go's own
+// whose halves consistent checks.
+func knownSoftwareKey(signer crypto.Signer) bool {
+	switch signer.(type) {
+	case *rsa.PrivateKey, *ecdsa.PrivateKey:
+		return true
+	}
+	return false
+}
+
+// consistent checks that an in-memory key's private half belongs to its
+// public half; other signers pass (NewKey probes them).
+func consistent(signer crypto.Signer) error {
+	switch k := signer.(type) {
+	case *rsa.PrivateKey:
+		if err := k.Validate(); err != nil {
+			return fmt.Errorf("RSA private key is inconsistent: %w", err)
+		}
+	case *ecdsa.PrivateKey:
+		// ParseRawPrivateKey recomputes the public point from the scalar.
+		raw, err := k.Bytes()
+		if err != nil {
+			return fmt.Errorf("ECDSA private key: %w", err)
+		}
+		again, err := ecdsa.ParseRawPrivateKey(k.Curve, raw)
+		if err != nil {
+			return fmt.Errorf("ECDSA private key: %w", err)
+		}
+		if !again.PublicKey.Equal(&k.PublicKey) {
+			return errors.New("ECDSA public key does not belong to the private scalar")
+		}
+	}
+	return nil
 }
 
 // NewExternalKey is NewKey for a signer whose private key lives elsewhere

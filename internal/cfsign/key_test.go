@@ -3,6 +3,7 @@ package cfsign
 import (
 	"bytes"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
@@ -317,5 +318,37 @@ func TestKeyNotFromNewKey(t *testing.T) {
 	}
 	if _, err := SignURL(nil, "https://d.example/a.pdf", fixedNow); err == nil {
 		t.Error("SignURL with nil key succeeded")
+	}
+}
+
+// TestNewKeyRefusesMismatchedHalves: an in-memory key is not probed, so its
+// halves are checked instead; a private key carrying another key's public
+// half is refused, for RSA and ECDSA.
+func TestNewKeyRefusesMismatchedHalves(t *testing.T) {
+	for _, alg := range []Algorithm{RSASHA1, ECDSASHA256} {
+		t.Run(string(alg), func(t *testing.T) {
+			a, err := GenerateKey(alg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := GenerateKey(alg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := NewKey("K2JCJMDEHXQW5F", alg, a); err != nil {
+				t.Fatalf("consistent key refused: %v", err)
+			}
+			switch a := a.(type) {
+			case *rsa.PrivateKey:
+				a.PublicKey = b.(*rsa.PrivateKey).PublicKey
+			case *ecdsa.PrivateKey:
+				a.PublicKey = b.(*ecdsa.PrivateKey).PublicKey
+			default:
+				t.Fatalf("GenerateKey gave %T", a)
+			}
+			if _, err := NewKey("K2JCJMDEHXQW5F", alg, a); err == nil {
+				t.Fatal("a private key with another key's public half was accepted")
+			}
+		})
 	}
 }
