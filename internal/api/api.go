@@ -125,7 +125,7 @@ type Config struct {
 	// is offered and signed for at most this long after it is stored.
 	CatalogueTTL time.Duration
 	// Objects reads the media bucket's course manifests (materials):
-	// materials.S3Objects in the login function, materials.DirObjects of
+	// materials.S3Reader in the login function, materials.DirObjects of
 	// the origin folder in the local distribution. Each course's manifest
 	// is kept in memory for CatalogueTTL, like the catalogue. Nil: no
 	// course has materials (its files list is empty).

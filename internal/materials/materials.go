@@ -145,7 +145,7 @@ func ValidatePlaylistPath(p string) error {
 // that the reader may not read).
 var ErrNotFound = errors.New("no such object")
 
-// Objects reads objects of the media bucket: in AWS through S3 (S3Objects),
+// Objects reads objects of the media bucket: in AWS through S3 (S3Reader),
 // locally from the distribution's origin folder (DirObjects).
 type Objects interface {
 	// Get returns the whole object, at most max bytes (a larger object is

@@ -21,8 +21,8 @@ import (
 // the SDK's configuration, credentials and SigV4 signer but without the
 // generated S3 client, which would add about 850 KB to the login function's
 // bootstrap for this one call (the trade internal/keygroup and
-// internal/ssmparam make). It implements Objects; S3Objects is the same over
-// the SDK's client, for tools that link it anyway.
+// internal/ssmparam make). It implements Objects; the tests check it against
+// the SDK's client on moto (TestS3ReaderMoto).
 type S3Reader struct {
 	cfg      aws.Config
 	bucket   string
