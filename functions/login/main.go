@@ -27,7 +27,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/cfgate/cfgate/internal/api"
 	"github.com/cfgate/cfgate/internal/cfsign"
@@ -38,6 +37,7 @@ import (
 	"github.com/cfgate/cfgate/internal/loginconfig"
 	"github.com/cfgate/cfgate/internal/materials"
 	"github.com/cfgate/cfgate/internal/originverify"
+	"github.com/cfgate/cfgate/internal/smsecret"
 	"github.com/cfgate/cfgate/internal/ssmparam"
 	"github.com/cfgate/cfgate/internal/store"
 	"github.com/cfgate/cfgate/internal/store/dynamo"
@@ -100,7 +100,9 @@ func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, 
 		ssmClient = ssmparam.New(awsCfg, cfg.SSMEndpoint)
 	}
 	st := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.TableName)
-	sm := secretsmanager.NewFromConfig(awsCfg)
+	// The two secrets are read with one signed call each (internal/smsecret)
+	// rather than the SDK's Secrets Manager package, for the bootstrap's size.
+	sm := smsecret.New(awsCfg, cfg.SecretsManagerEndpoint)
 	origin := originverify.NewSecretsManager(sm, cfg.OriginVerifySecretID, originverify.DefaultTTL, logger, nil)
 	// A secret that names a KMS key signs through kms:Sign; making the
 	// client costs no call, and none is made until a request needs a signature.

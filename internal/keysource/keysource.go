@@ -18,10 +18,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
 	"github.com/cfgate/cfgate/internal/cfsign"
+	"github.com/cfgate/cfgate/internal/smsecret"
 )
 
 // ErrUnavailable means there is no usable signing key: the secret could not
@@ -46,9 +44,9 @@ func (s Static) Key(context.Context) (*cfsign.Key, error) {
 }
 
 // GetSecretValueAPI is the Secrets Manager call the provider needs;
-// *secretsmanager.Client has it.
+// *smsecret.Client has it.
 type GetSecretValueAPI interface {
-	GetSecretValue(ctx context.Context, params *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	GetSecretValue(ctx context.Context, secretID, versionStage string) (smsecret.Value, error)
 }
 
 const (
@@ -173,18 +171,15 @@ func (s *SecretsManager) resultLocked() (*cfsign.Key, error, bool) {
 // fetch reads and (for a new version) parses the secret, then updates the cache.
 func (s *SecretsManager) fetch(ctx context.Context) (*cfsign.Key, error) {
 	start := s.now()
-	out, err := s.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
-		SecretId: aws.String(s.secretID),
-		// Explicit, although it is the default: moto 5.2 can otherwise
-		// return a stale version after a stage move. Harmless on AWS.
-		VersionStage: aws.String("AWSCURRENT"),
-	})
+	// The stage is explicit, although it is the default: moto 5.2 can
+	// otherwise return a stale version after a stage move.
+	out, err := s.client.GetSecretValue(ctx, s.secretID, "AWSCURRENT")
 	var (
 		version string
 		key     *cfsign.Key
 	)
 	if err == nil {
-		version = aws.ToString(out.VersionId)
+		version = out.VersionID
 		s.mu.Lock()
 		same := s.key != nil && version != "" && version == s.version
 		cached := s.key
@@ -194,10 +189,10 @@ func (s *SecretsManager) fetch(ctx context.Context) (*cfsign.Key, error) {
 		} else {
 			var raw []byte
 			switch {
-			case out.SecretString != nil:
-				raw = []byte(*out.SecretString)
-			case out.SecretBinary != nil:
-				raw = out.SecretBinary
+			case out.String != nil:
+				raw = []byte(*out.String)
+			case out.Binary != nil:
+				raw = out.Binary
 			}
 			if raw == nil {
 				err = errors.New("secret has no value")

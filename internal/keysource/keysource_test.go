@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/cfgate/cfgate/internal/cfsign"
+	"github.com/cfgate/cfgate/internal/smsecret"
 	"github.com/cfgate/cfgate/internal/testutil/fakeclock"
 	"github.com/cfgate/cfgate/internal/testutil/motoserver"
 )
@@ -26,16 +27,17 @@ type clock = fakeclock.Clock
 
 func newClock() *clock { return fakeclock.New(time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)) }
 
-// counting wraps the real moto client and counts calls (a wrapper, not a fake:
-// every call reaches moto_server).
+// counting wraps the login function's Secrets Manager reader
+// (internal/smsecret) and counts calls (a wrapper, not a fake: every call
+// reaches moto_server).
 type counting struct {
 	GetSecretValueAPI
 	n atomic.Int64
 }
 
-func (c *counting) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+func (c *counting) GetSecretValue(ctx context.Context, secretID, versionStage string) (smsecret.Value, error) {
 	c.n.Add(1)
-	return c.GetSecretValueAPI.GetSecretValue(ctx, in, opts...)
+	return c.GetSecretValueAPI.GetSecretValue(ctx, secretID, versionStage)
 }
 
 type testKey struct {
@@ -72,8 +74,8 @@ func (k testKey) secretJSON(t *testing.T) string {
 func (k testKey) pemBody() string { return strings.Split(k.pem, "\n")[2] }
 
 type env struct {
-	sm     *secretsmanager.Client
-	client *counting
+	sm     *secretsmanager.Client // writes the secrets
+	client *counting              // reads them
 	clock  *clock
 	logs   *bytes.Buffer
 	logger *slog.Logger
@@ -82,9 +84,9 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	srv := motoserver.Shared(t)
-	sm := secretsmanager.NewFromConfig(srv.Config(t))
+	cfg := srv.Config(t)
 	var buf bytes.Buffer
-	return &env{sm: sm, client: &counting{GetSecretValueAPI: sm}, clock: newClock(), logs: &buf,
+	return &env{sm: secretsmanager.NewFromConfig(cfg), client: &counting{GetSecretValueAPI: smsecret.New(cfg, "")}, clock: newClock(), logs: &buf,
 		logger: slog.New(slog.NewJSONHandler(&syncWriter{w: &buf}, nil))}
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/cfgate/cfgate/internal/cfsign"
 	"github.com/cfgate/cfgate/internal/keyops/cfmoto"
 	"github.com/cfgate/cfgate/internal/kmssign"
+	"github.com/cfgate/cfgate/internal/smsecret"
 	"github.com/cfgate/cfgate/internal/testutil/needs"
 )
 
@@ -47,9 +48,8 @@ func kmsEnv(t *testing.T) (*env, *countingKMS) {
 	t.Helper()
 	needs.Tool(t, "moto_server")
 	cfg := cfmoto.Shared(t).Config(t)
-	sm := secretsmanager.NewFromConfig(cfg)
 	var buf bytes.Buffer
-	e := &env{sm: sm, client: &counting{GetSecretValueAPI: sm}, clock: newClock(), logs: &buf,
+	e := &env{sm: secretsmanager.NewFromConfig(cfg), client: &counting{GetSecretValueAPI: smsecret.New(cfg, "")}, clock: newClock(), logs: &buf,
 		logger: slog.New(slog.NewJSONHandler(&syncWriter{w: &buf}, nil))}
 	return e, &countingKMS{Client: kms.NewFromConfig(cfg), signer: kmssign.New(cfg, "")}
 }

@@ -124,6 +124,10 @@ type Config struct {
 	// CloudFrontEndpoint overrides the CloudFront endpoint of the key-group
 	// check (AWS_ENDPOINT_URL_CLOUDFRONT, likewise).
 	CloudFrontEndpoint string
+	// SecretsManagerEndpoint overrides the Secrets Manager endpoint of the
+	// signing-key and origin secrets (AWS_ENDPOINT_URL_SECRETS_MANAGER, the
+	// SDK's name for it; internal/smsecret).
+	SecretsManagerEndpoint string
 }
 
 // Error lists every problem found in the environment.
@@ -284,6 +288,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c.SSMEndpoint = get("AWS_ENDPOINT_URL_SSM")
 	c.KMSEndpoint = get("AWS_ENDPOINT_URL_KMS")
 	c.CloudFrontEndpoint = get("AWS_ENDPOINT_URL_CLOUDFRONT")
+	c.SecretsManagerEndpoint = get("AWS_ENDPOINT_URL_SECRETS_MANAGER")
 
 	if len(errs) > 0 {
 		return Config{}, &Error{Problems: errs}

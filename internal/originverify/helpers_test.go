@@ -3,13 +3,12 @@ package originverify
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/cfgate/cfgate/internal/smsecret"
 )
 
 func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
@@ -23,12 +22,12 @@ type flakySM struct {
 	down  bool
 }
 
-func (f *flakySM) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+func (f *flakySM) GetSecretValue(_ context.Context, _, versionStage string) (smsecret.Value, error) {
 	if f.down {
-		return nil, errors.New("connection refused")
+		return smsecret.Value{}, errors.New("connection refused")
 	}
-	if aws.ToString(in.VersionStage) == "AWSPREVIOUS" {
-		return nil, &smtypes.ResourceNotFoundException{Message: aws.String("no previous version")}
+	if versionStage == "AWSPREVIOUS" {
+		return smsecret.Value{}, fmt.Errorf("no previous version: %w", smsecret.ErrNotFound)
 	}
-	return &secretsmanager.GetSecretValueOutput{SecretString: aws.String(f.value)}, nil
+	return smsecret.Value{VersionID: "v1", String: &f.value}, nil
 }

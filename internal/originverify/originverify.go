@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/cfgate/cfgate/internal/smsecret"
 )
 
 const (
@@ -62,9 +62,9 @@ func match(candidates []string, value string) bool {
 }
 
 // GetSecretValueAPI is the Secrets Manager call the verifier needs;
-// *secretsmanager.Client has it.
+// *smsecret.Client has it.
 type GetSecretValueAPI interface {
-	GetSecretValue(ctx context.Context, params *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	GetSecretValue(ctx context.Context, secretID, versionStage string) (smsecret.Value, error)
 }
 
 // SecretsManager accepts the AWSCURRENT and AWSPREVIOUS values of a secret.
@@ -161,9 +161,8 @@ func (s *SecretsManager) fetch(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	values := []string{cur}
-	var nf *smtypes.ResourceNotFoundException
 	switch {
-	case errors.As(prevErr, &nf):
+	case errors.Is(prevErr, smsecret.ErrNotFound):
 	case prevErr != nil:
 		return nil, prevErr
 	default:
@@ -173,14 +172,11 @@ func (s *SecretsManager) fetch(ctx context.Context) ([]string, error) {
 }
 
 func (s *SecretsManager) stage(ctx context.Context, stage string) (string, error) {
-	out, err := s.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
-		SecretId:     aws.String(s.secretID),
-		VersionStage: aws.String(stage),
-	})
+	out, err := s.client.GetSecretValue(ctx, s.secretID, stage)
 	if err != nil {
 		return "", fmt.Errorf("get secret value (%s): %w", stage, err)
 	}
-	v := aws.ToString(out.SecretString)
+	v := aws.ToString(out.String)
 	if len(v) < MinValueLen {
 		return "", fmt.Errorf("secret %s value is not a string of at least %d characters", stage, MinValueLen)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/cfgate/cfgate/internal/smsecret"
 	"github.com/cfgate/cfgate/internal/testutil/fakeclock"
 	"github.com/cfgate/cfgate/internal/testutil/motoserver"
 	"github.com/cfgate/cfgate/internal/testutil/syncbuf"
@@ -28,7 +29,8 @@ func TestStatic(t *testing.T) {
 // one from the first refresh after it was put.
 func TestRotationAgainstMoto(t *testing.T) {
 	srv := motoserver.Shared(t)
-	sm := secretsmanager.NewFromConfig(srv.Config(t))
+	cfg := srv.Config(t)
+	sm := secretsmanager.NewFromConfig(cfg) // writes the secret; the verifier reads it as the login function does
 	ctx := context.Background()
 	name := motoserver.Unique(t, "cfgate-origin")
 	const v1, v2, v3 = "origin-value-one-0123456789", "origin-value-two-0123456789", "origin-value-three-012345678"
@@ -37,7 +39,7 @@ func TestRotationAgainstMoto(t *testing.T) {
 	}
 	clock := fakeclock.New(time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC))
 	logs := &syncbuf.Buffer{}
-	v := NewSecretsManager(sm, name, time.Minute, slogTo(logs), clock.Now)
+	v := NewSecretsManager(smsecret.New(cfg, ""), name, time.Minute, slogTo(logs), clock.Now)
 	check := func(step, value string, want bool) {
 		t.Helper()
 		ok, err := v.Verify(ctx, value)
