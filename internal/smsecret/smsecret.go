@@ -3,7 +3,7 @@
 // service/secretsmanager package: the login function reads two secrets (the
 // signing key, the origin secret), and linking that package, even for its
 // types alone (its init builds the service's schemas and endpoint tables),
-// adds about 330 KB to its bootstrap, which must stay under 10 MiB
+// adds about 240 KB to its bootstrap, which must stay under 10 MiB
 // (BENCHMARKS.md). The wire format is Secrets Manager's JSON 1.1 protocol
 // (X-Amz-Target secretsmanager.GetSecretValue), through internal/awsjson; see
 // https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html.
