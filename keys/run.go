@@ -64,10 +64,15 @@ rotate:   --algorithm (start; default: the current key's)   --force (promote, fi
                   in the secret: the migration; a KMS key is always replaced by one)
           --propagation 10m (promote and wait: how long after start CloudFront may
                   still be deploying the key group to its edges)
-          grace = --key-cache-stale-factor 3 × --key-cache-ttl 5m + --cookie-lifetime 10m
-                  + --cookie-bucket 5m + --margin 5m = 35m (match the login function's
-                  KEY_CACHE_TTL, COOKIE_TTL, COOKIE_BUCKET; a signer whose secret reads
-                  fail serves its cached key up to 3 key-cache TTLs)
+          grace = --key-cache-stale-factor 3 × --key-cache-ttl 5m
+                  + max(max(--cookie-lifetime 10m, --playback-ttl 4h) + --cookie-bucket 5m,
+                        --download-link-ttl 5m)
+                  + --margin 5m = 4h25m: it covers the longest-lived cookie, playback URL
+                  or download link signed with the old key (match the login function's
+                  KEY_CACHE_TTL, COOKIE_TTL, PLAYBACK_TTL, COOKIE_BUCKET, DOWNLOAD_LINK_TTL;
+                  a signer whose secret reads fail serves its cached key up to 3
+                  key-cache TTLs). promote and rollback record it; finish and wait use
+                  the recorded grace, status shows it
 explain:  --url URL (the requested URL; required)   --cookie 'Cookie header'
           (give either as - to read it from standard input: live cookies and
           signed URLs then stay off the command line and out of shell history)
@@ -135,7 +140,9 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.grace.KeyCacheTTL, "key-cache-ttl", d.KeyCacheTTL, "how long signers cache the signing key (KEY_CACHE_TTL)")
 	fs.IntVar(&c.grace.StaleFactor, "key-cache-stale-factor", d.StaleFactor, "while secret reads fail, signers serve their cached key up to this many key-cache TTLs")
 	fs.DurationVar(&c.grace.CookieLifetime, "cookie-lifetime", d.CookieLifetime, "longest cookie lifetime (COOKIE_TTL)")
-	fs.DurationVar(&c.grace.CookieBucket, "cookie-bucket", d.CookieBucket, "cookie expiry rounding (COOKIE_BUCKET)")
+	fs.DurationVar(&c.grace.CookieBucket, "cookie-bucket", d.CookieBucket, "cookie and playback URL expiry rounding (COOKIE_BUCKET)")
+	fs.DurationVar(&c.grace.PlaybackTTL, "playback-ttl", d.PlaybackTTL, "longest cookie-less playback URL validity (PLAYBACK_TTL)")
+	fs.DurationVar(&c.grace.DownloadLinkTTL, "download-link-ttl", d.DownloadLinkTTL, "longest download link validity (DOWNLOAD_LINK_TTL)")
 	fs.DurationVar(&c.grace.Margin, "margin", d.Margin, "extra wait for clock skew and stragglers")
 	fs.DurationVar(&c.propagation, "propagation", keyops.DefaultPropagation, "wait between start and promote while CloudFront deploys the key group to its edges")
 }
@@ -249,6 +256,17 @@ func (a app) run(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	}
 	if c.propagation <= 0 || c.grace.StaleFactor < 1 {
 		return fmt.Errorf("%s: --propagation must be positive and --key-cache-stale-factor at least 1", cmd)
+	}
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"key-cache-ttl", c.grace.KeyCacheTTL}, {"cookie-lifetime", c.grace.CookieLifetime}, {"cookie-bucket", c.grace.CookieBucket}, {"playback-ttl", c.grace.PlaybackTTL}, {"download-link-ttl", c.grace.DownloadLinkTTL}} {
+		if f.d <= 0 {
+			return fmt.Errorf("%s: --%s %s must be positive (the login function's value)", cmd, f.name, f.d)
+		}
+	}
+	if c.grace.Margin < 0 {
+		return fmt.Errorf("%s: --margin %s must not be negative", cmd, c.grace.Margin)
 	}
 	if cmd == "explain" {
 		return a.explain(ctx, &c, explainArgs{url: url, cookie: cookie, sourceIP: sourceIP, now: nowFlag, publicKeys: publicKeys, stdin: stdin}, stdout)
@@ -411,7 +429,8 @@ func printStatus(w io.Writer, s keyops.Status, g keyops.Grace) {
 }
 
 func graceFormula(g keyops.Grace) string {
-	return fmt.Sprintf("%d × key cache %s + cookie %s + bucket %s + margin %s", max(g.StaleFactor, 1), g.KeyCacheTTL, g.CookieLifetime, g.CookieBucket, g.Margin)
+	return fmt.Sprintf("%d × key cache %s + max(max(cookie %s, playback URL %s) + bucket %s, download link %s) + margin %s",
+		max(g.StaleFactor, 1), g.KeyCacheTTL, g.CookieLifetime, g.PlaybackTTL, g.CookieBucket, g.DownloadLinkTTL, g.Margin)
 }
 
 func countInGroup(keys []keyops.KeyStatus) int {

@@ -38,11 +38,13 @@ const (
 	// MaxMaxSessions is the largest MaxSessions accepted.
 	MaxMaxSessions = 100
 	// DefaultDownloadLinkTTL is the validity of a download link
-	// (Config.DownloadLinkTTL).
-	DefaultDownloadLinkTTL = 5 * time.Minute
+	// (Config.DownloadLinkTTL); its home is cfsign, beside the cookies'
+	// lifetime, because the key rotation's grace covers it too.
+	DefaultDownloadLinkTTL = cfsign.DefaultDownloadLinkTTL
 	// DefaultPlaybackTTL is the validity of a cookie-less playback URL
 	// (Config.PlaybackTTL): long enough to watch a course in one sitting.
-	DefaultPlaybackTTL = 4 * time.Hour
+	// Its home is cfsign too.
+	DefaultPlaybackTTL = cfsign.DefaultPlaybackTTL
 	// TouchInterval is how stale a session's LastSeen may get: /access and
 	// /session update it when it is at least this old.
 	TouchInterval = 5 * time.Minute

@@ -69,6 +69,20 @@ const (
 	DefaultBucket   = 5 * time.Minute
 )
 
+// Defaults of the lifetimes of the other things the login function signs
+// with the signing key (its PLAYBACK_TTL and DOWNLOAD_LINK_TTL): kept here,
+// beside the cookies', because the key rotation's grace period
+// (internal/keyops) must outlast every one of them.
+const (
+	// DefaultPlaybackTTL is the validity of a cookie-less playback URL
+	// (Issuer.IssueFor; expiry rounded up to the Bucket like a cookie's):
+	// long enough to watch a course in one sitting.
+	DefaultPlaybackTTL = 4 * time.Hour
+	// DefaultDownloadLinkTTL is the validity of a download link (SignURL;
+	// expiry rounded down to the second).
+	DefaultDownloadLinkTTL = 5 * time.Minute
+)
+
 // NewIssuer checks cfg, fills in defaults and returns an Issuer.
 func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	if err := ValidateDomain(cfg.Domain); err != nil {

@@ -42,7 +42,7 @@ func (o *Ops) Finish(ctx context.Context, force bool) (Result, error) {
 	if st.RetiringKeyID != "" && !slices.Contains(keep, st.RetiringKeyID) {
 		r.RetiringKeyID = st.RetiringKeyID
 		if until := st.PromotedAt.Add(st.GraceInForce(o.Grace)); !force && o.now().Before(until) {
-			return r, fmt.Errorf("%w: key %s stopped signing at %s and viewers may hold cookies signed with it until %s (%s from now); wait, or use --force to revoke it now (viewers holding those cookies get 403 until the player refreshes them)",
+			return r, fmt.Errorf("%w: key %s stopped signing at %s and viewers may hold cookies, playback URLs or download links signed with it until %s (%s from now); wait, or use --force to revoke it now (viewers holding those cookies get 403 until the player refreshes them; a playback URL or download link signed with it stops working and must be asked for again)",
 				ErrTooEarly, st.RetiringKeyID, st.PromotedAt.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339), until.Sub(o.now()).Round(time.Second))
 		}
 		remove = append(remove, st.RetiringKeyID)

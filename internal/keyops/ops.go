@@ -12,30 +12,52 @@ import (
 	"github.com/cfgate/cfgate/internal/keysource"
 )
 
-// Grace is the wait between promote and finish: a viewer may hold a cookie
-// signed with the old key until every signer has let go of the old key and
-// the last cookie signed with it has expired, plus Margin for clock skew.
+// Grace is the wait between promote and finish: a viewer may hold a cookie,
+// a cookie-less playback URL or a download link signed with the old key
+// until every signer has let go of the old key and the longest-lived of
+// those signed with it has expired, plus Margin for clock skew.
 //
 // A signer (internal/keysource) re-reads the secret every KeyCacheTTL, but
 // while those reads fail it keeps serving its cached key for up to
-// StaleFactor × KeyCacheTTL after the last successful read; a cookie it signs
-// at the end of that window lives CookieLifetime, rounded up to CookieBucket:
+// StaleFactor × KeyCacheTTL after the last successful read. What it signs at
+// the end of that window lives:
 //
-//	grace = StaleFactor × KeyCacheTTL + CookieLifetime + CookieBucket + Margin
-//	      = 3 × 5m + 10m + 5m + 5m = 35m with the defaults.
+//   - a cookie: CookieLifetime, its expiry rounded up to CookieBucket
+//     (cfsign.Issuer.Issue): less than CookieLifetime + CookieBucket;
+//   - a playback URL: PlaybackTTL, rounded up to the same CookieBucket
+//     (cfsign.Issuer.IssueFor, the cookies' policy in a URL): less than
+//     PlaybackTTL + CookieBucket;
+//   - a download link: DownloadLinkTTL, its expiry rounded down to the
+//     second (cfsign.SignURL): at most DownloadLinkTTL.
+//
+// CloudFront accepts a policy while now < DateLessThan, so
+//
+//	grace = StaleFactor × KeyCacheTTL
+//	      + max(max(CookieLifetime, PlaybackTTL) + CookieBucket, DownloadLinkTTL)
+//	      + Margin
+//	      = 3 × 5m + (4h + 5m) + 5m = 4h25m with the defaults,
+//
+// the playback URL being the longest-lived by default. A zero PlaybackTTL
+// or DownloadLinkTTL counts as nothing of that kind signed.
 type Grace struct {
-	KeyCacheTTL    time.Duration
-	StaleFactor    int
-	CookieLifetime time.Duration
-	CookieBucket   time.Duration
-	Margin         time.Duration
+	KeyCacheTTL     time.Duration
+	StaleFactor     int
+	CookieLifetime  time.Duration
+	CookieBucket    time.Duration
+	PlaybackTTL     time.Duration
+	DownloadLinkTTL time.Duration
+	Margin          time.Duration
 }
 
 // DefaultGrace matches the login function's defaults (KEY_CACHE_TTL 5m,
 // served stale up to keysource.StaleFactor = 3 TTLs, COOKIE_TTL 10m,
-// COOKIE_BUCKET 5m) plus a 5m margin: 35 minutes.
+// COOKIE_BUCKET 5m, PLAYBACK_TTL 4h, DOWNLOAD_LINK_TTL 5m) plus a 5m margin:
+// 4h25m.
 func DefaultGrace() Grace {
-	return Grace{KeyCacheTTL: keysource.DefaultTTL, StaleFactor: keysource.StaleFactor, CookieLifetime: cfsign.DefaultLifetime, CookieBucket: cfsign.DefaultBucket, Margin: 5 * time.Minute}
+	return Grace{KeyCacheTTL: keysource.DefaultTTL, StaleFactor: keysource.StaleFactor,
+		CookieLifetime: cfsign.DefaultLifetime, CookieBucket: cfsign.DefaultBucket,
+		PlaybackTTL: cfsign.DefaultPlaybackTTL, DownloadLinkTTL: cfsign.DefaultDownloadLinkTTL,
+		Margin: 5 * time.Minute}
 }
 
 // KeyCache is how long a signer may keep signing with a key after the secret
@@ -44,9 +66,16 @@ func (g Grace) KeyCache() time.Duration {
 	return time.Duration(max(g.StaleFactor, 1)) * g.KeyCacheTTL
 }
 
-// Total is StaleFactor × KeyCacheTTL + CookieLifetime + CookieBucket + Margin.
+// Signed is how long after a signer's last use of the key what it signed
+// may still be accepted: max(max(CookieLifetime, PlaybackTTL) +
+// CookieBucket, DownloadLinkTTL).
+func (g Grace) Signed() time.Duration {
+	return max(max(g.CookieLifetime, g.PlaybackTTL)+g.CookieBucket, g.DownloadLinkTTL)
+}
+
+// Total is StaleFactor × KeyCacheTTL + Signed() + Margin.
 func (g Grace) Total() time.Duration {
-	return g.KeyCache() + g.CookieLifetime + g.CookieBucket + g.Margin
+	return g.KeyCache() + g.Signed() + g.Margin
 }
 
 // DefaultPropagation is how long promote waits after the new public key

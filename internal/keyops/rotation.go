@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cfgate/cfgate/internal/cfsign"
@@ -34,11 +35,13 @@ type RotationConfig struct {
 // failing loudly on a bad value. KEY_GROUP_ID is optional (the secret's
 // cfgate:key-group-id tag is used when it is empty). KEY_ALGORITHM empty (the
 // default) keeps the current key's algorithm, the one chosen at `keys init`.
-// GRACE_PERIOD defaults to DefaultGrace().Total() (35m) and is raised to the
-// grace that COOKIE_TTL, COOKIE_BUCKET and KEY_CACHE_TTL imply when they are
-// set (the template passes the login function's); PROPAGATION_WAIT defaults
-// to DefaultPropagation (10m). Promote records the grace on the secret, and
-// finish waits for it.
+// GRACE_PERIOD defaults to DefaultGrace().Total() (4h25m) and is raised to
+// the grace that the login function's settings imply when any of them is
+// set: COOKIE_TTL, COOKIE_BUCKET, KEY_CACHE_TTL, PLAYBACK_TTL and
+// DOWNLOAD_LINK_TTL, read as the login function reads them
+// (internal/loginconfig; the template passes the login function's values).
+// PROPAGATION_WAIT defaults to DefaultPropagation (10m). Promote records the
+// grace on the secret, and finish waits for it.
 func RotationConfigFromEnv(getenv func(string) string) (RotationConfig, error) {
 	c := RotationConfig{KeyGroupID: getenv("KEY_GROUP_ID"), Grace: DefaultGrace().Total(), Propagation: DefaultPropagation}
 	if v := getenv("KEY_ALGORITHM"); v != "" {
@@ -51,21 +54,15 @@ func RotationConfigFromEnv(getenv func(string) string) (RotationConfig, error) {
 	if v := getenv("GRACE_PERIOD"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
-			return c, fmt.Errorf("GRACE_PERIOD %q: want a positive Go duration such as 35m", v)
+			return c, fmt.Errorf("GRACE_PERIOD %q: want a positive Go duration such as 4h25m", v)
 		}
 		c.Grace = d
 	}
 	// The login function's settings, which the template passes too: the
-	// grace must cover the cookies it signs, whatever GRACE_PERIOD says.
-	g, fromStack := DefaultGrace(), false
-	for name, dst := range map[string]*time.Duration{"COOKIE_TTL": &g.CookieLifetime, "COOKIE_BUCKET": &g.CookieBucket, "KEY_CACHE_TTL": &g.KeyCacheTTL} {
-		if v := getenv(name); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				return c, fmt.Errorf("%s %q: want a positive Go duration", name, v)
-			}
-			*dst, fromStack = d, true
-		}
+	// grace must cover what it signs, whatever GRACE_PERIOD says.
+	g, fromStack, err := StackGrace(getenv)
+	if err != nil {
+		return c, err
 	}
 	if fromStack {
 		c.Grace = max(c.Grace, g.Total())
@@ -78,6 +75,55 @@ func RotationConfigFromEnv(getenv func(string) string) (RotationConfig, error) {
 		c.Propagation = d
 	}
 	return c, nil
+}
+
+// StackGrace is DefaultGrace with the login function's settings that getenv
+// gives (COOKIE_TTL, COOKIE_BUCKET, KEY_CACHE_TTL, PLAYBACK_TTL,
+// DOWNLOAD_LINK_TTL), parsed and checked as internal/loginconfig does: a
+// positive Go duration (surrounding spaces ignored); COOKIE_BUCKET and
+// DOWNLOAD_LINK_TTL whole seconds; PLAYBACK_TTL at least 1m. set reports
+// whether any of them was given.
+func StackGrace(getenv func(string) string) (g Grace, set bool, err error) {
+	g = DefaultGrace()
+	for _, v := range []struct {
+		name  string
+		dst   *time.Duration
+		check func(time.Duration) string
+	}{
+		{"COOKIE_TTL", &g.CookieLifetime, nil},
+		{"COOKIE_BUCKET", &g.CookieBucket, wholeSeconds},
+		{"KEY_CACHE_TTL", &g.KeyCacheTTL, nil},
+		{"PLAYBACK_TTL", &g.PlaybackTTL, func(d time.Duration) string {
+			if d < time.Minute {
+				return "must be at least 1m"
+			}
+			return ""
+		}},
+		{"DOWNLOAD_LINK_TTL", &g.DownloadLinkTTL, wholeSeconds},
+	} {
+		s := strings.TrimSpace(getenv(v.name))
+		if s == "" {
+			continue
+		}
+		d, perr := time.ParseDuration(s)
+		if perr != nil || d <= 0 {
+			return g, set, fmt.Errorf("%s %q: want a positive Go duration", v.name, s)
+		}
+		if v.check != nil {
+			if msg := v.check(d); msg != "" {
+				return g, set, fmt.Errorf("%s %q: %s", v.name, s, msg)
+			}
+		}
+		*v.dst, set = d, true
+	}
+	return g, set, nil
+}
+
+func wholeSeconds(d time.Duration) string {
+	if d%time.Second != 0 {
+		return "must be a whole number of seconds"
+	}
+	return ""
 }
 
 // RotationHandler is the Secrets Manager rotation function: the four steps
@@ -179,8 +225,8 @@ func (h *RotationHandler) Handle(ctx context.Context, ev RotationEvent) error {
 			return fmt.Errorf("read rotation state: %w", err)
 		}
 		if st.RetiringKeyID != "" && slices.Contains(keys, st.RetiringKeyID) && st.RetiringKeyID != cur.Secret.KeyPairID {
-			return fmt.Errorf("the previous rotation's key %s is still within its grace period (until %s): rotate less often than GRACE_PERIOD",
-				st.RetiringKeyID, st.PromotedAt.Add(st.GraceInForce(o.Grace)).UTC().Format(time.RFC3339))
+			return fmt.Errorf("the previous rotation's key %s is still within its grace period of %s (until %s), which covers the cookies, playback URLs and download links signed with it: schedule rotations further apart than the grace",
+				st.RetiringKeyID, st.GraceInForce(o.Grace), st.PromotedAt.Add(st.GraceInForce(o.Grace)).UTC().Format(time.RFC3339))
 		}
 		if len(keys) >= MaxKeysPerGroup {
 			return fmt.Errorf("key group has %d keys %v: %w", len(keys), keys, ErrGroupFull)

@@ -56,7 +56,7 @@ func (o *Ops) Wait(ctx context.Context, keyCache time.Duration, progress func(li
 	case promoted && st.RetiringKeyID != "" && slices.Contains(keys, st.RetiringKeyID):
 		r.RetiringKeyID = st.RetiringKeyID
 		target = st.PromotedAt.Add(st.GraceInForce(o.Grace))
-		what = fmt.Sprintf("the last cookies signed with key %s to expire (grace %s since %s)", st.RetiringKeyID, st.GraceInForce(o.Grace), st.PromotedAt.UTC().Format(time.RFC3339))
+		what = fmt.Sprintf("the last cookies, playback URLs and download links signed with key %s to expire (grace %s since %s)", st.RetiringKeyID, st.GraceInForce(o.Grace), st.PromotedAt.UTC().Format(time.RFC3339))
 		next = "`keys rotate finish`"
 	default:
 		r.note("nothing to wait for: no pending key and no retiring key")

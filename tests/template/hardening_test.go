@@ -476,10 +476,38 @@ func TestDefaultsMatchGoConstants(t *testing.T) {
 		}
 	}
 	// The rotation function sees the login function's settings, so its grace
-	// (recorded at promote, waited for by finish) covers the deployed cookies.
-	for _, k := range []string{"COOKIE_TTL", "COOKIE_BUCKET", "KEY_CACHE_TTL"} {
+	// (recorded at promote, waited for by finish) covers the deployed
+	// cookies, playback URLs and download links.
+	for _, k := range []string{"COOKIE_TTL", "COOKIE_BUCKET", "KEY_CACHE_TTL", "PLAYBACK_TTL", "DOWNLOAD_LINK_TTL"} {
 		if !jsonEqual(rot[k], login[k]) {
 			t.Errorf("RotateFunction %s = %v, LoginFunction's = %v", k, rot[k], login[k])
+		}
+	}
+	// Each parameter reaches both functions, and the rotation function's
+	// grace follows it: a longer playback URL or download link lengthens it.
+	for _, tc := range []struct{ param, env, value string }{
+		{"PlaybackTtl", "PLAYBACK_TTL", "9h"},
+		{"DownloadLinkTtl", "DOWNLOAD_LINK_TTL", "12h"},
+		{"CookieTtl", "COOKIE_TTL", "7h"},
+	} {
+		q := load(t, map[string]string{"EnableScheduledRotation": "true", tc.param: tc.value})
+		env := map[string]string{}
+		for k, v := range q.props(t, "RotateFunction")["Environment"].(map[string]any)["Variables"].(map[string]any) {
+			s, _ := v.(string)
+			env[k] = s
+		}
+		lv := q.props(t, "LoginFunction")["Environment"].(map[string]any)["Variables"].(map[string]any)
+		if env[tc.env] != tc.value || lv[tc.env] != tc.value {
+			t.Errorf("%s %s: RotateFunction %s = %q, LoginFunction's = %v, want the parameter", tc.param, tc.value, tc.env, env[tc.env], lv[tc.env])
+			continue
+		}
+		cfg, err := keyops.RotationConfigFromEnv(func(k string) string { return env[k] })
+		if err != nil {
+			t.Errorf("%s %s: the rotation function refuses the template's environment: %v", tc.param, tc.value, err)
+			continue
+		}
+		if d, _ := time.ParseDuration(tc.value); cfg.Grace <= d || cfg.Grace <= keyops.DefaultGrace().Total() {
+			t.Errorf("%s %s: rotation grace %s, want more than %s and than the default grace", tc.param, tc.value, cfg.Grace, d)
 		}
 	}
 	if login["COOKIE_TTL"] != "{{Ref:CookieTtl}}" && login["COOKIE_TTL"] != param("CookieTtl") {

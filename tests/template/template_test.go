@@ -646,29 +646,27 @@ func TestFunctions(t *testing.T) {
 			t.Errorf("RotateFunction Timeout = %s, want 900", jsonString(got))
 		}
 		env := rot.Environment.Variables
-		// Defaults: grace 35m = 3 × key cache TTL 5m (stale-key serving) + cookie
-		// lifetime 10m + expiry bucket 5m + margin 5m; propagation wait 10m.
-		if env["GRACE_PERIOD"] != "35m" || env["PROPAGATION_WAIT"] != "10m" {
-			t.Errorf("GRACE_PERIOD=%q PROPAGATION_WAIT=%q, want 35m and 10m by default", env["GRACE_PERIOD"], env["PROPAGATION_WAIT"])
+		// Defaults: grace 265m = 3 × key cache TTL 5m (stale-key serving) +
+		// playback URL validity 4h (the longest-lived thing signed) + expiry
+		// bucket 5m + margin 5m; propagation wait 10m.
+		if env["GRACE_PERIOD"] != "265m" || env["PROPAGATION_WAIT"] != "10m" {
+			t.Errorf("GRACE_PERIOD=%q PROPAGATION_WAIT=%q, want 265m and 10m by default", env["GRACE_PERIOD"], env["PROPAGATION_WAIT"])
 		}
 		login, err := p.tpl.GetServerlessFunctionWithName("LoginFunction")
 		if err != nil {
 			t.Fatal(err)
 		}
 		le := login.Environment.Variables
-		var need time.Duration
-		for _, part := range []struct {
-			k string
-			n int
-		}{{"KEY_CACHE_TTL", 3}, {"COOKIE_TTL", 1}, {"COOKIE_BUCKET", 1}} {
-			d, err := time.ParseDuration(le[part.k])
+		ld := func(k string) time.Duration {
+			d, err := time.ParseDuration(le[k])
 			if err != nil {
-				t.Fatalf("login %s=%q: %v", part.k, le[part.k], err)
+				t.Fatalf("login %s=%q: %v", k, le[k], err)
 			}
-			need += time.Duration(part.n) * d
+			return d
 		}
-		if grace, err := time.ParseDuration(env["GRACE_PERIOD"]); err != nil || grace < need+5*time.Minute {
-			t.Errorf("GRACE_PERIOD %s (%v) < 3×KEY_CACHE_TTL + COOKIE_TTL + COOKIE_BUCKET + 5m margin = %s", env["GRACE_PERIOD"], err, need+5*time.Minute)
+		need := 3*ld("KEY_CACHE_TTL") + max(max(ld("COOKIE_TTL"), ld("PLAYBACK_TTL"))+ld("COOKIE_BUCKET"), ld("DOWNLOAD_LINK_TTL")) + 5*time.Minute
+		if grace, err := time.ParseDuration(env["GRACE_PERIOD"]); err != nil || grace < need {
+			t.Errorf("GRACE_PERIOD %s (%v) < 3×KEY_CACHE_TTL + max(max(COOKIE_TTL, PLAYBACK_TTL) + COOKIE_BUCKET, DOWNLOAD_LINK_TTL) + 5m margin = %s", env["GRACE_PERIOD"], err, need)
 		}
 		p := load(t, map[string]string{"EnableScheduledRotation": "true", "RotationGracePeriod": "50m", "RotationPropagationWait": "3m"})
 		rot, err = p.tpl.GetServerlessFunctionWithName("RotateFunction")
@@ -714,8 +712,8 @@ func TestFunctions(t *testing.T) {
 		}
 		// The defaults, as the rotation function reads them.
 		cfg, err := keyops.RotationConfigFromEnv(func(k string) string { return env[k] })
-		if err != nil || cfg.Grace != 35*time.Minute || cfg.Propagation != 10*time.Minute {
-			t.Errorf("rotation function reads the defaults as grace %v propagation %v (%v), want 35m 10m", cfg.Grace, cfg.Propagation, err)
+		if err != nil || cfg.Grace != keyops.DefaultGrace().Total() || cfg.Propagation != 10*time.Minute {
+			t.Errorf("rotation function reads the defaults as grace %v propagation %v (%v), want %s 10m", cfg.Grace, cfg.Propagation, err, keyops.DefaultGrace().Total())
 		}
 	})
 	t.Run("rotation off by default", func(t *testing.T) {
