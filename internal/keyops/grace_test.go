@@ -11,7 +11,7 @@ import (
 
 // TestFinishUsesRecordedGrace: promote records the grace in force (here
 // that of a stack whose cookies live 2 h); a finish run later with the
-// defaults (35m) still refuses until the recorded grace has passed.
+// fixture's grace (35m) still refuses until the recorded grace has passed.
 func TestFinishUsesRecordedGrace(t *testing.T) {
 	backends(t, func(t *testing.T, fx fixture) {
 		ctx := context.Background()
@@ -30,7 +30,7 @@ func TestFinishUsesRecordedGrace(t *testing.T) {
 			t.Fatalf("recorded grace = %s, want %s", st.Grace, long)
 		}
 
-		// fx.ops has the default grace (35m).
+		// fx.ops has the fixture's grace (35m).
 		fx.clock.Add(grace + time.Minute)
 		_, err = fx.ops.Finish(ctx, false)
 		if !errors.Is(err, keyops.ErrTooEarly) {
@@ -63,12 +63,13 @@ func TestGraceInForce(t *testing.T) {
 // function's COOKIE_TTL, COOKIE_BUCKET and KEY_CACHE_TTL from the template;
 // its grace is at least the one they imply, whatever GRACE_PERIOD says.
 func TestRotationGraceFromStackSettings(t *testing.T) {
-	env := map[string]string{"GRACE_PERIOD": "35m", "COOKIE_TTL": "60m", "COOKIE_BUCKET": "5m", "KEY_CACHE_TTL": "5m"}
+	env := map[string]string{"GRACE_PERIOD": "35m", "COOKIE_TTL": "60m", "COOKIE_BUCKET": "5m", "KEY_CACHE_TTL": "5m", "PLAYBACK_TTL": "30m", "DOWNLOAD_LINK_TTL": "5m"}
 	c, err := keyops.RotationConfigFromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 3 × 5m key cache + 60m cookies + 5m bucket + 5m margin.
+	// 3 × 5m key cache + 60m cookies (longer than the 30m playback URLs and
+	// 5m links) + 5m bucket + 5m margin.
 	if want := 85 * time.Minute; c.Grace != want {
 		t.Errorf("grace = %s, want %s", c.Grace, want)
 	}

@@ -21,7 +21,7 @@ func TestGraceFormula(t *testing.T) {
 		g    keyops.Grace
 		want time.Duration
 	}{
-		{"defaults: 3 × 5m + 10m + 5m + 5m", keyops.DefaultGrace(), 35 * time.Minute},
+		{"defaults: 3 × 5m + max(max(10m, 4h) + 5m, 5m) + 5m", keyops.DefaultGrace(), 4*time.Hour + 25*time.Minute},
 		{"stale factor 1", keyops.Grace{KeyCacheTTL: 5 * time.Minute, StaleFactor: 1, CookieLifetime: 10 * time.Minute, CookieBucket: 5 * time.Minute, Margin: 5 * time.Minute}, 25 * time.Minute},
 		{"stale factor 0 counts as 1", keyops.Grace{KeyCacheTTL: time.Minute, CookieLifetime: time.Minute}, 2 * time.Minute},
 		{"each input counts", keyops.Grace{KeyCacheTTL: time.Second, StaleFactor: 2, CookieLifetime: 10 * time.Second, CookieBucket: 100 * time.Second, Margin: 1000 * time.Second}, 1112 * time.Second},
