@@ -206,6 +206,52 @@ func TestRotationSteps(t *testing.T) {
 	}
 }
 
+// TestPlaybackTTLLengthensGrace: with the login function's PLAYBACK_TTL in
+// its environment (as the template passes it), the rotation function
+// records a grace that covers the playback URLs signed with the old key:
+// the next rotation refuses to start, and so keeps the old key in the group,
+// until PLAYBACK_TTL and the rest of the grace have passed since promote,
+// although GRACE_PERIOD says 35m.
+func TestPlaybackTTLLengthensGrace(t *testing.T) {
+	fx := setupEnv(t, map[string]string{"PLAYBACK_TTL": "4h", "COOKIE_TTL": "10m", "COOKIE_BUCKET": "5m", "KEY_CACHE_TTL": "5m", "DOWNLOAD_LINK_TTL": "5m"})
+	if want := 4*time.Hour + 25*time.Minute; fx.h.Config.Grace != want {
+		t.Fatalf("grace from the environment = %s, want %s", fx.h.Config.Grace, want)
+	}
+	first := fx.stage(t, keyops.Current).Secret.KeyPairID
+	tok := token()
+	for _, step := range steps {
+		if err := fx.invoke(t, step, tok); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	st, err := fx.b.State(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 4*time.Hour + 25*time.Minute; st.Grace != want || st.RetiringKeyID != first {
+		t.Fatalf("recorded rotation = %+v, want %s retiring with a grace of %s", st, first, want)
+	}
+	promoted := st.PromotedAt
+	// Past the cookies' 35m, within the playback URLs' grace: refused.
+	for _, after := range []time.Duration{35 * time.Minute, 4 * time.Hour, 4*time.Hour + 25*time.Minute - time.Second} {
+		fx.now = promoted.Add(after)
+		if err := fx.invoke(t, "createSecret", token()); err == nil || !strings.Contains(err.Error(), "grace period of 4h25m0s") {
+			t.Errorf("createSecret %s after promote: err = %v, want a refusal naming the 4h25m grace", after, err)
+		}
+		if !slices.Contains(fx.keys(t), first) {
+			t.Fatalf("%s after promote the old key left the group", after)
+		}
+	}
+	// At the end of the grace the next rotation finishes this one first.
+	fx.now = promoted.Add(4*time.Hour + 25*time.Minute)
+	if err := fx.invoke(t, "createSecret", token()); err != nil {
+		t.Fatalf("createSecret at the end of the grace: %v", err)
+	}
+	if slices.Contains(fx.keys(t), first) {
+		t.Errorf("the old key %s is still in the group %v after the grace", first, fx.keys(t))
+	}
+}
+
 // TestRotationStepsKMS: with a KMS signing key the rotation function makes
 // the new key in KMS (of the current key's kind, although KEY_ALGORITHM is
 // the template's default RSA-SHA1, which KMS cannot sign), every step is
@@ -339,7 +385,12 @@ func TestConfigFromEnv(t *testing.T) {
 		wantErr string
 	}{
 		// No KEY_ALGORITHM: the current key's algorithm (see TestAlgorithmNeverDowngrades).
-		{"defaults", nil, keyops.RotationConfig{Grace: 35 * time.Minute, Propagation: 10 * time.Minute}, ""},
+		// 3 × 5m key cache + 4h playback URL + 5m bucket + 5m margin.
+		{"defaults", nil, keyops.RotationConfig{Grace: 4*time.Hour + 25*time.Minute, Propagation: 10 * time.Minute}, ""},
+		{"the login function's PLAYBACK_TTL", map[string]string{"GRACE_PERIOD": "35m", "PLAYBACK_TTL": "6h"},
+			keyops.RotationConfig{Grace: 6*time.Hour + 25*time.Minute, Propagation: 10 * time.Minute}, ""},
+		{"bad playback TTL", map[string]string{"PLAYBACK_TTL": "30s"}, keyops.RotationConfig{}, "PLAYBACK_TTL"},
+		{"bad download link TTL", map[string]string{"DOWNLOAD_LINK_TTL": "1.5s"}, keyops.RotationConfig{}, "DOWNLOAD_LINK_TTL"},
 		{"set", map[string]string{"KEY_GROUP_ID": "KG1", "KEY_ALGORITHM": "ecdsa-sha256", "GRACE_PERIOD": "45m", "PROPAGATION_WAIT": "12m"},
 			keyops.RotationConfig{KeyGroupID: "KG1", Algorithm: cfsign.ECDSASHA256, Grace: 45 * time.Minute, Propagation: 12 * time.Minute}, ""},
 		{"bad propagation", map[string]string{"PROPAGATION_WAIT": "0s"}, keyops.RotationConfig{}, "PROPAGATION_WAIT"},
