@@ -112,9 +112,10 @@ func TestCommands(t *testing.T) {
 				t.Errorf("status promoteAllowedAt = %s, want %s (start + 10m)", js.PromoteAllowedAt, want)
 			}
 			clk.Add(time.Minute)
-			// Promote records the grace in force, here from shorter cookie
-			// settings: 3 × 1m + 1m + 1m + 30s = 5m30s.
-			short := []string{"--key-cache-ttl", "1m", "--cookie-lifetime", "1m", "--cookie-bucket", "1m", "--margin", "30s"}
+			// Promote records the grace in force, here from shorter cookie,
+			// playback URL and link settings: 3 × 1m + max(max(1m, 1m) + 1m,
+			// 1m) + 30s = 5m30s.
+			short := []string{"--key-cache-ttl", "1m", "--cookie-lifetime", "1m", "--cookie-bucket", "1m", "--playback-ttl", "1m", "--download-link-ttl", "1m", "--margin", "30s"}
 			res = decode[keyops.Result](t, mustRun(t, a, args(append([]string{"rotate", "promote", "--json"}, short...)...)...).stdout)
 			if res.SigningKeyID != second || res.RetiringKeyID != first {
 				t.Errorf("promote = %+v", res)
@@ -123,7 +124,7 @@ func TestCommands(t *testing.T) {
 			if r.err == nil || !strings.Contains(r.err.Error(), "grace period has not passed") || !strings.Contains(r.err.Error(), "--force") {
 				t.Errorf("finish before grace: err = %v", r.err)
 			}
-			// finish waits for the recorded grace, not for its own defaults (35m).
+			// finish waits for the recorded grace, not for its own defaults (4h25m).
 			clk.Add(4 * time.Minute)
 			if r := a.exec(args("rotate", "finish")...); r.err == nil || !strings.Contains(r.err.Error(), "1m30s from now") {
 				t.Errorf("finish 4m after promote with a recorded 5m30s grace: err = %v, want a refusal 1m30s early", r.err)
@@ -237,6 +238,63 @@ func TestErrors(t *testing.T) {
 	}
 	if st := decode[keyops.Status](t, mustRun(t, a, append([]string{"status", "--json"}, missing...)...).stdout); !strings.Contains(st.Next, "keys init") {
 		t.Errorf("status on a missing secret: next = %q", st.Next)
+	}
+}
+
+// TestGraceFlags: the grace covers the login function's playback URLs and
+// download links. By default promote records 4h25m (the 4h playback URL
+// decides); --playback-ttl and --download-link-ttl change it as the login
+// function's PLAYBACK_TTL and DOWNLOAD_LINK_TTL would; status and wait show
+// the grace in force and finish keeps to it.
+func TestGraceFlags(t *testing.T) {
+	a, clk := testApp(t)
+	w := where(t, true)
+	args := func(a ...string) []string { return append(a, w...) }
+	mustRun(t, a, args("init")...)
+	for _, tc := range []struct {
+		flags []string
+		want  time.Duration
+	}{
+		// 3 × 5m + (4h + 5m) + 5m
+		{nil, 4*time.Hour + 25*time.Minute},
+		// 3 × 5m + (90m + 5m) + 5m
+		{[]string{"--playback-ttl", "90m"}, 115 * time.Minute},
+		// 3 × 5m + max(90m + 5m, 3h) + 5m: a link is not bucketed
+		{[]string{"--playback-ttl", "90m", "--download-link-ttl", "3h"}, 3*time.Hour + 20*time.Minute},
+		// the cookies decide when they live longest
+		{[]string{"--playback-ttl", "1m", "--download-link-ttl", "1m", "--cookie-lifetime", "2h"}, 2*time.Hour + 25*time.Minute},
+	} {
+		mustRun(t, a, args("rotate", "start")...)
+		clk.Add(10 * time.Minute)
+		res := decode[keyops.Result](t, mustRun(t, a, args(append([]string{"rotate", "promote", "--json"}, tc.flags...)...)...).stdout)
+		st := decode[keyops.Status](t, mustRun(t, a, args("status", "--json")...).stdout)
+		if st.Rotation.Grace != tc.want || !st.GraceEndsAt.Equal(st.Rotation.PromotedAt.Add(tc.want)) {
+			t.Errorf("promote %v: recorded grace %s ending %s, want %s after %s", tc.flags, st.Rotation.Grace, st.GraceEndsAt, tc.want, st.Rotation.PromotedAt)
+		}
+		// status and wait show the grace in force, whatever their own flags.
+		if human := mustRun(t, a, args("status", "--playback-ttl", "1m")...).stdout; !strings.Contains(human, "grace "+tc.want.String()+" (recorded at promote)") {
+			t.Errorf("promote %v: status does not show the %s grace:\n%s", tc.flags, tc.want, human)
+		}
+		clk.Add(tc.want - time.Second)
+		if r := a.exec(args("rotate", "finish")...); r.err == nil || !strings.Contains(r.err.Error(), "grace period has not passed") || !strings.Contains(r.err.Error(), "playback URLs") {
+			t.Errorf("promote %v: finish a second before the grace ends: err = %v", tc.flags, r.err)
+		}
+		r := mustRun(t, a, args("rotate", "wait")...)
+		if !strings.Contains(r.stderr, "grace "+tc.want.String()) {
+			t.Errorf("promote %v: wait does not show the %s grace:\n%s", tc.flags, tc.want, r.stderr)
+		}
+		fin := decode[keyops.Result](t, mustRun(t, a, args("rotate", "finish", "--json")...).stdout)
+		if len(fin.RemovedKeyIDs) != 1 || fin.RemovedKeyIDs[0] != res.RetiringKeyID {
+			t.Errorf("promote %v: finish removed %v, want [%s]", tc.flags, fin.RemovedKeyIDs, res.RetiringKeyID)
+		}
+	}
+	for _, bad := range [][]string{{"--playback-ttl", "0s"}, {"--download-link-ttl", "-5m"}, {"--playback-ttl", "soon"}} {
+		if r := a.exec(args(append([]string{"status"}, bad...)...)...); r.err == nil || !strings.Contains(r.stderr+r.err.Error(), strings.TrimPrefix(bad[0], "--")) {
+			t.Errorf("status %v: err = %v, stderr %q; want a refusal naming the flag", bad, r.err, r.stderr)
+		}
+	}
+	if h := mustRun(t, a, "--help").stdout; !strings.Contains(h, "--playback-ttl 4h") || !strings.Contains(h, "--download-link-ttl 5m") {
+		t.Errorf("usage does not document --playback-ttl and --download-link-ttl:\n%s", h)
 	}
 }
 

@@ -5,8 +5,11 @@
 // secret; a KMS key (the secret names it) by a new KMS key. The steps are internal/keyops.RotationHandler; see keys/RUNBOOK.md.
 //
 // Environment: KEY_GROUP_ID, KEY_ALGORITHM (default: the current key's; never
-// a downgrade from it), GRACE_PERIOD (default 35m), PROPAGATION_WAIT (default
-// 10m), LOG_LEVEL (default info).
+// a downgrade from it), GRACE_PERIOD (default 4h25m), PROPAGATION_WAIT
+// (default 10m), LOG_LEVEL (default info), and the login function's
+// COOKIE_TTL, COOKIE_BUCKET, KEY_CACHE_TTL, PLAYBACK_TTL and
+// DOWNLOAD_LINK_TTL: the grace is raised to cover the longest-lived cookie,
+// playback URL or download link they imply (keyops.RotationConfigFromEnv).
 //
 // A testSecret call on an AWSPENDING version this function did not create is
 // Secrets Manager testing a new rotation configuration (the template sets
