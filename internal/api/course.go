@@ -97,6 +97,9 @@ func (h *Handler) checkCourse(r *http.Request, req *request, rt *route) (*course
 			wg.Go(func() { load.man, load.err = h.mans.load(ctx, id) })
 		}
 	}
+	if rt.prepare != nil && fresh && knownBefore {
+		wg.Go(func() { rt.prepare(h, ctx, id, s) })
+	}
 	u, g, granted, err := h.store.GetUserGrant(ctx, s.Email, id)
 	wg.Wait()
 	var manErr error

@@ -1,8 +1,11 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strings"
+
+	"github.com/cfgate/cfgate/internal/store"
 )
 
 // route is one API endpoint: a method on a path pattern.
@@ -35,6 +38,12 @@ type route struct {
 	// manifest: checkCourse also reads the course's manifest (materials),
 	// in the same round as the grant when the cached copy is stale.
 	manifest bool
+	// prepare, when set, runs in the second round beside the user and
+	// grant read, once the session is live and the course is in the
+	// catalogue, to do work whose result the route hands out only after
+	// every check has passed (warming the signature cache). checkCourse
+	// waits for it; its failure is the route's to find again.
+	prepare func(h *Handler, ctx context.Context, id string, s store.Session)
 }
 
 // serve runs the route's handler, through checkCourse for a course route.
@@ -54,7 +63,7 @@ var routes = []*route{
 	{method: http.MethodPost, pattern: "/api/login", metric: metricLogin, body: true, handle: (*Handler).login},
 	{method: http.MethodGet, pattern: "/api/session", handle: (*Handler).session},
 	{method: http.MethodPost, pattern: "/api/logout", handle: (*Handler).logout},
-	{method: http.MethodPost, pattern: "/api/courses/{id}/access", metric: metricAccess, course: (*Handler).access},
+	{method: http.MethodPost, pattern: "/api/courses/{id}/access", metric: metricAccess, course: (*Handler).access, prepare: (*Handler).prepareCookies},
 	{method: http.MethodGet, pattern: "/api/courses/{id}/files", course: (*Handler).files, manifest: true},
 	{method: http.MethodPost, pattern: "/api/courses/{id}/files/{name}/link", course: (*Handler).fileLink, manifest: true, validate: validateFileParam},
 	{method: http.MethodPost, pattern: "/api/courses/{id}/playback", optionalBody: true, manifest: true, validate: validatePlayback, course: (*Handler).playback},

@@ -138,6 +138,10 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 // Domain returns the distribution domain the issuer signs for.
 func (i *Issuer) Domain() string { return i.domain }
 
+// Signatures is how many signatures the issuer has made (its cache's
+// misses that signed), for tests and benchmarks.
+func (i *Issuer) Signatures() uint64 { return i.cache.stats().Signs }
+
 // CourseCookies is the cookie set granting one course until Expires.
 type CourseCookies struct {
 	CourseID string

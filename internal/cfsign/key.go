@@ -89,6 +89,11 @@ func NewKey(id string, alg Algorithm, signer crypto.Signer) (*Key, error) {
 	return k, nil
 }
 
+// InMemory reports whether the key signs in this process (an *rsa.PrivateKey
+// or *ecdsa.PrivateKey), so that a signature costs CPU time and nothing else:
+// no call, no charge, no quota, as a KMS signature would.
+func (k *Key) InMemory() bool { return k != nil && knownSoftwareKey(k.signer) }
+
 // knownSoftwareKey reports whether signer is an in-memory key of Go's own
 // whose halves consistent checks.
 func knownSoftwareKey(signer crypto.Signer) bool {
