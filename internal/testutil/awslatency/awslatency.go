@@ -91,11 +91,12 @@ type Proxy struct {
 	spans    []Overrun
 }
 
-// Overrun is a call that moto_server took longer to answer than the
-// service's assumed latency: on this machine the call cost Over more than
-// it would in the model.
+// Overrun is a call whose answer the proxy let go later than the service's
+// assumed latency after it arrived (moto_server answered late, or the
+// proxy's timer woke late on a busy machine): on this machine the call cost
+// Over more than it would in the model.
 type Overrun struct {
-	Start, End time.Time // when the call reached the proxy; when moto answered
+	Start, End time.Time // when the call reached the proxy; when the proxy let the answer go
 	Over       time.Duration
 }
 
@@ -170,7 +171,8 @@ func (p *Proxy) Calls() map[string]int {
 }
 
 // Overruns returns the calls that took longer than their latency (moto
-// answered late) since the last call, and forgets them. A benchmark whose
+// answered late, or the proxy's timer woke late) since the last call, and
+// forgets them. A benchmark whose
 // calls run one after another subtracts their sum to get what the request
 // would take if every call lasted exactly its assumed latency.
 func (p *Proxy) Overruns() []Overrun {
@@ -277,16 +279,6 @@ func (h *heldWriter) hold() {
 		return
 	}
 	h.held = true
-	now := time.Now()
-	over := now.Sub(h.until)
-	h.p.mu.Lock()
-	if over > 0 { // moto answered late
-		h.p.overruns = append(h.p.overruns, Overrun{Start: h.start, End: now, Over: over})
-		h.p.spans = append(h.p.spans, Overrun{Start: h.start, End: now, Over: over})
-	} else {
-		h.p.spans = append(h.p.spans, Overrun{Start: h.start, End: h.until})
-	}
-	h.p.mu.Unlock()
 	if d := time.Until(h.until); d > 0 {
 		t := time.NewTimer(d)
 		defer t.Stop()
@@ -295,6 +287,20 @@ func (h *heldWriter) hold() {
 		case <-h.ctx.Done():
 		}
 	}
+	// An overrun is the time past the call's latency at which the answer
+	// goes: moto answering late, or the proxy's own timer waking late on a
+	// busy machine. Neither is the call's: at the assumed latency the
+	// answer would have gone at until.
+	now := time.Now()
+	over := now.Sub(h.until)
+	h.p.mu.Lock()
+	if over > 0 {
+		h.p.overruns = append(h.p.overruns, Overrun{Start: h.start, End: now, Over: over})
+	} else {
+		over = 0
+	}
+	h.p.spans = append(h.p.spans, Overrun{Start: h.start, End: now, Over: over})
+	h.p.mu.Unlock()
 }
 
 func (h *heldWriter) WriteHeader(code int) {
