@@ -84,6 +84,10 @@ type Request struct {
 	CookieNames []string // names of the cookies Chromium sent, in header order
 	// Cookie is the raw Cookie header sent. Tests may compare it, never print it.
 	Cookie string
+	// Sent is true once Chromium reported the headers it put on the wire
+	// (requestWillBeSentExtraInfo): only then do CookieNames and Cookie tell
+	// what was sent.
+	Sent bool
 }
 
 // HasCookies reports whether the request carried every named cookie.
@@ -102,9 +106,11 @@ type Page struct {
 	Dist *Distribution
 	t    testing.TB
 
-	mu    sync.Mutex
-	reqs  map[network.RequestID]*Request
-	order []network.RequestID
+	mu        sync.Mutex
+	reqs      map[network.RequestID]*Request
+	order     []network.RequestID
+	refused   []string    // cookie names refused (PageOptions.RefuseCookie)
+	downloads []*Download // PageOptions.Downloads
 }
 
 // NewPage opens a tab in a new browser context (its own cookie jar, like a fresh
@@ -147,6 +153,7 @@ func (p *Page) onEvent(ev any) {
 		}
 	case *network.EventRequestWillBeSentExtraInfo:
 		r := p.req(e.RequestID)
+		r.Sent = true
 		r.CookieNames = nil
 		for _, c := range e.AssociatedCookies {
 			if len(c.BlockedReasons) == 0 && c.Cookie != nil {
@@ -213,7 +220,8 @@ func (p *Page) Open(path string) {
 		p.t.Fatalf("open %s: %v", path, err)
 	}
 	// The page decides between login form and library after GET /api/session.
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`["login","library","error"].includes(document.body.dataset.state)`)); err != nil {
+	// A page opened with #play=<URL> starts playing without a session.
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`["login","library","error","starting","playing"].includes(document.body.dataset.state)`)); err != nil {
 		p.t.Fatalf("open %s: page did not settle: %v (state %q)", path, err, p.State())
 	}
 }
