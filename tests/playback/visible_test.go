@@ -72,8 +72,8 @@ func TestWhatAViewerSees(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkVisible(t, p, "playing",
-		[]string{"account", "logout", "library", "player", "video"},
-		[]string{"login"})
+		[]string{"account", "logout", "library", "player", "video", "device"},
+		[]string{"login", "device-panel", "player-note"})
 	shot("playing")
 
 	// A course the viewer may not watch: the page says why, visibly.
