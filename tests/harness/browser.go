@@ -46,6 +46,11 @@ type Browser struct {
 // it is closed when the test ends.
 func NewBrowser(t testing.TB) *Browser {
 	t.Helper()
+	return newBrowser(t, t.TempDir())
+}
+
+func newBrowser(t testing.TB, userData string) *Browser {
+	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(ChromiumPath(t)),
 		chromedp.Headless,
@@ -58,7 +63,7 @@ func NewBrowser(t testing.TB) *Browser {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 		chromedp.Flag("mute-audio", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(userData),
 		chromedp.WindowSize(1000, 860),
 	)
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)

@@ -3,25 +3,29 @@ package harness
 import (
 	"context"
 	"fmt"
-	"strings"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/storage"
 	"github.com/chromedp/chromedp"
 )
 
 // PageOptions configure NewPageWith.
 type PageOptions struct {
-	// RefuseCookie makes the tab refuse the cookies it returns true for, by name:
-	// Fetch interception at the response stage removes each such Set-Cookie header
-	// before Chromium reads the response, so the cookie never reaches the jar.
-	// Chromium has no switch that blocks one site's cookies by name, and a browser
-	// context always has a jar; this is how a test plays a browser that refuses
-	// them (blocked cookies, a third-party embed). A func returning true for every
-	// name gives a context that stores no cookies at all.
+	// RefuseCookie makes the tab refuse the cookies it returns true for, by name.
+	// Chromium stores a response's cookies before DevTools sees the response,
+	// and Fetch interception does not show Set-Cookie headers, so they cannot be
+	// stripped; instead every response is held at the response stage (Fetch)
+	// while such cookies are deleted from the context's jar, and goes on to the
+	// page only then: the page never finds them stored, as in a browser that
+	// blocks them (blocked cookies, a third-party embed). RefusedCookies lists
+	// what was removed. For a browser that stores no cookies at all, see
+	// NewCookielessBrowser.
 	RefuseCookie func(name string) bool
 	// Downloads, when set, lets the tab's browser context download into that
 	// folder, each file named by its download GUID; see WaitDownload.
@@ -65,7 +69,7 @@ func (b *Browser) NewPageWith(t testing.TB, d *Distribution, o PageOptions) *Pag
 }
 
 // RefusedCookies returns the names of the cookies the tab refused so far (see
-// PageOptions.RefuseCookie), one entry per Set-Cookie header removed.
+// PageOptions.RefuseCookie), one entry per cookie removed from the jar.
 func (p *Page) RefusedCookies() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -104,40 +108,31 @@ func (p *Page) refuseCookies(refuse func(string) bool) {
 	}
 }
 
-// continueWithout lets a paused response go on without the Set-Cookie headers
-// (or lines of one, Chromium may join them with newlines) of refused cookies.
+// continueWithout removes the refused cookies from the tab's jar while the
+// response is held, then lets it go on: the page sees the response only once
+// they are gone.
 func (p *Page) continueWithout(ctx context.Context, e *fetch.EventRequestPaused, refuse func(string) bool) {
+	defer func() {
+		_, _ = chromedp.Call(ctx, fetch.ContinueResponse, fetch.ContinueResponseParams{RequestID: e.RequestID})
+	}()
 	if e.ResponseErrorReason != "" || e.ResponseStatusCode == 0 {
-		_, _ = chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: e.RequestID})
 		return
 	}
-	var keep []*fetch.HeaderEntry
-	var refused []string
-	for _, h := range e.ResponseHeaders {
-		if !strings.EqualFold(h.Name, "set-cookie") {
-			keep = append(keep, h)
+	res, err := chromedp.CallBrowser(ctx, storage.GetCookies, storage.GetCookiesParams{BrowserContextID: chromedp.FromContext(ctx).BrowserContextID})
+	if err != nil {
+		return // the tab is closing
+	}
+	for _, c := range res.Cookies {
+		if !refuse(c.Name) {
 			continue
 		}
-		for _, line := range strings.Split(h.Value, "\n") {
-			name, _, _ := strings.Cut(line, "=")
-			name = strings.TrimSpace(name)
-			if refuse(name) {
-				refused = append(refused, name)
-				continue
-			}
-			keep = append(keep, &fetch.HeaderEntry{Name: h.Name, Value: line})
+		if _, err := chromedp.Call(ctx, network.DeleteCookies, network.DeleteCookiesParams{Name: c.Name, Domain: c.Domain, Path: c.Path}); err != nil {
+			return
 		}
+		p.mu.Lock()
+		p.refused = append(p.refused, c.Name)
+		p.mu.Unlock()
 	}
-	if len(refused) == 0 {
-		_, _ = chromedp.Call(ctx, fetch.ContinueResponse, fetch.ContinueResponseParams{RequestID: e.RequestID})
-		return
-	}
-	p.mu.Lock()
-	p.refused = append(p.refused, refused...)
-	p.mu.Unlock()
-	_, _ = chromedp.Call(ctx, fetch.ContinueResponse, fetch.ContinueResponseParams{
-		RequestID: e.RequestID, ResponseCode: e.ResponseStatusCode, ResponsePhrase: e.ResponseStatusText, ResponseHeaders: keep,
-	})
 }
 
 func (p *Page) allowDownloads(dir string) {
@@ -197,4 +192,21 @@ func (p *Page) WaitDownload(n int, timeout time.Duration) (Download, error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// NewCookielessBrowser is NewBrowser with Chromium's own setting "Block all
+// cookies" (content setting cookies = block, as chrome://settings/cookies sets
+// it) in the profile it starts with: no site can store a cookie, in any of its
+// browser contexts.
+func NewCookielessBrowser(t testing.TB) *Browser {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "Default"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	prefs := `{"profile":{"default_content_setting_values":{"cookies":2},"block_third_party_cookies":true}}`
+	if err := os.WriteFile(filepath.Join(dir, "Default", "Preferences"), []byte(prefs), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return newBrowser(t, dir)
 }

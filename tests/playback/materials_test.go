@@ -230,12 +230,11 @@ func humanSize(n int) string {
 
 // TestPlayOnAnotherDevice: "Play on another device" shows (only when asked) a
 // URL with its expiry; a plain Go HTTP client with no cookie jar gets the
-// playlist from it; and Chromium plays the course from it in a browser context
-// that stores no cookies: a fresh context whose every Set-Cookie header is
-// removed before Chromium reads the response (harness.PageOptions.RefuseCookie,
-// Fetch interception), opened on the page's #play=<URL> link. There playback
-// advances, every playlist and segment is 200, no request carries a Cookie
-// header, and the jar is still empty at the end.
+// playlist from it; and Chromium plays the course from it in a browser that
+// stores no cookies: a second Chromium with its own setting "Block all cookies"
+// (harness.NewCookielessBrowser), opened on the page's #play=<URL> link. There
+// playback advances, every playlist and segment is 200, no request carries a
+// Cookie header, and the jar is still empty at the end.
 func TestPlayOnAnotherDevice(t *testing.T) {
 	d := harness.Start(t, harness.Options{})
 	b := harness.NewBrowser(t)
@@ -291,10 +290,7 @@ func TestPlayOnAnotherDevice(t *testing.T) {
 	if pageLink != strings.ReplaceAll(wantLink, "+", "%20") && pageLink != wantLink {
 		t.Errorf("the browser link is not /#play=<the URL>")
 	}
-	none := b.NewPageWith(t, d, harness.PageOptions{
-		RefuseCookie: func(string) bool { return true },
-		Path:         strings.TrimPrefix(pageLink, d.URL),
-	})
+	none := harness.NewCookielessBrowser(t).NewPageWith(t, d, harness.PageOptions{Path: strings.TrimPrefix(pageLink, d.URL)})
 	if err := none.WaitPlaying(4, 45*time.Second); err != nil {
 		t.Fatalf("%v\nrequests:\n%s", err, describeURLs(none.Requests()))
 	}
@@ -316,7 +312,12 @@ func TestPlayOnAnotherDevice(t *testing.T) {
 		}
 	}
 	if c := none.Cookies(); len(c) != 0 {
-		t.Errorf("the context that stores no cookies holds %v", c)
+		t.Errorf("the browser that stores no cookies holds %v", c)
+	}
+	// It does block cookies: a login there keeps no session, and the page says so.
+	login := harness.NewCookielessBrowser(t).NewPage(t, d)
+	if err := login.Login(harness.DemoEmail, harness.DemoPassword); err == nil || !strings.Contains(err.Error(), "did not keep the sign-in cookie") {
+		t.Errorf("login in the browser that blocks cookies: %v, want the page's cookies-refused message", err)
 	}
 	shot(t, none, "link-playing")
 }
@@ -367,10 +368,11 @@ func truncate(s string, n int) string {
 }
 
 // TestCookieRefusedFallback: a browser that keeps the session cookie but refuses
-// the course's CloudFront-* cookies (their Set-Cookie headers removed by Fetch
-// interception, as a browser blocking them would drop them) still plays the
-// course: the first playlist is refused (403, sent without cookies), the page
-// asks for the cookie-less URL and plays from it, and says so under the video.
+// the course's CloudFront-* cookies still plays the course: the first playlist is
+// refused (403, sent without cookies), the page asks for the cookie-less URL and
+// plays from it, and says so under the video. The refusal: every response is held
+// (Fetch interception) until the CloudFront-* cookies it set are deleted from the
+// jar (harness.PageOptions.RefuseCookie), so the page never finds them stored.
 func TestCookieRefusedFallback(t *testing.T) {
 	d := harness.Start(t, harness.Options{})
 	b := harness.NewBrowser(t)
