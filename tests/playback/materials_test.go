@@ -190,7 +190,7 @@ func TestMaterialsDownload(t *testing.T) {
 	if err := p.WaitPlaying(harness.Eval[float64](p, `document.getElementById("video").currentTime`)+0.5, 20*time.Second); err != nil {
 		t.Errorf("the video does not go on after the download: %v", err)
 	}
-	if msg := text(p, "files-message"); !strings.Contains(msg, "Downloading "+pdf) {
+	if msg := text(p, "files-message"); msg != "The download of "+pdf+" has started." {
 		t.Errorf("files message %q, want it to say the download started", msg)
 	}
 	shot(t, p, "materials-downloaded")
@@ -270,6 +270,15 @@ func TestPlayOnAnotherDevice(t *testing.T) {
 		t.Errorf("copy button reads %q after a click", got)
 	}
 	shot(t, p, "another-device")
+	// The same button hides the URL again, and takes it out of the page.
+	if got := text(p, "device"); got != "Hide the URL" {
+		t.Errorf("the button reads %q while the URL is shown, want \"Hide the URL\"", got)
+	}
+	click(t, p, "#device")
+	checkVisible(t, p, "URL hidden", []string{"device"}, []string{"device-panel", "device-url"})
+	if v := harness.Eval[string](p, `document.getElementById("device-url").value + document.getElementById("device-page-link").getAttribute("href")`); v != "#" {
+		t.Errorf("the URL stayed in the page after hiding it")
+	}
 
 	// A plain HTTP client, no cookie jar: the master playlist.
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(streamURL)

@@ -584,6 +584,7 @@
     }
     $("device-panel").hidden = false;
     $("device").setAttribute("aria-expanded", "true");
+    $("device").textContent = "Hide the URL";
     if (p.status !== 200) {
       $("device-error").textContent = p.status === 403 ?
         "You no longer have access to this course." :
@@ -603,6 +604,7 @@
   function hideDevice() {
     $("device-panel").hidden = true;
     $("device").setAttribute("aria-expanded", "false");
+    $("device").textContent = "Play on another device";
     $("device-url").value = "";
     $("device-page-link").href = "#";
     $("device-expires").textContent = "";
@@ -743,7 +745,7 @@
     document.body.append(a);
     a.click();
     a.remove();
-    filesSay(`Downloading ${name}…`);
+    filesSay(`The download of ${name} has started.`);
   }
 
   async function login(email, password) {
