@@ -210,3 +210,20 @@ func NewCookielessBrowser(t testing.TB) *Browser {
 	}
 	return newBrowser(t, dir)
 }
+
+// GrantPermissions grants the page's browser context the named permissions
+// (names of the Permissions API, e.g. "clipboard-read", "clipboard-write") on the
+// distribution's origin, as a person clicking Allow would.
+func (p *Page) GrantPermissions(names ...string) {
+	p.t.Helper()
+	id := chromedp.FromContext(p.Ctx).BrowserContextID
+	for _, n := range names {
+		_, err := chromedp.CallBrowser(p.Ctx, browser.SetPermission, browser.SetPermissionParams{
+			Permission: &browser.PermissionDescriptor{Name: n}, Setting: browser.PermissionSettingGranted,
+			Origin: p.Dist.URL, BrowserContextID: id,
+		})
+		if err != nil {
+			p.t.Fatalf("grant %s: %v", n, err)
+		}
+	}
+}
