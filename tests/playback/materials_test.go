@@ -340,7 +340,7 @@ func TestPlayOnAnotherDevice(t *testing.T) {
 	}
 	// It does block cookies: a login there keeps no session, and the page says so.
 	login := harness.NewCookielessBrowser(t).NewPage(t, d)
-	if err := login.Login(harness.DemoEmail, harness.DemoPassword); err == nil || !strings.Contains(err.Error(), "did not keep the sign-in cookie") {
+	if err := login.Login(harness.DemoEmail, harness.DemoPassword); err == nil || !strings.Contains(err.Error(), "blocks cookies for this site") {
 		t.Errorf("login in the browser that blocks cookies: %v, want the page's cookies-refused message", err)
 	}
 	shot(t, none, "link-playing")

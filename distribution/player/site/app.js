@@ -96,9 +96,10 @@
   function cookiesRefused() {
     if (location.protocol === "http:") {
       return "Your password was right, but this browser did not keep the sign-in cookie: it " +
-        "refuses Secure cookies on a plain http:// page (Safari and other WebKit browsers do). " +
-        "Open this page over https://. Running the local distribution? Start it with " +
-        "-insecure-cookies to try it over http://.";
+        "blocks cookies for this site, or it refuses Secure cookies on a plain http:// page " +
+        "(Safari and other WebKit browsers do). Allow cookies for this site, or open this page " +
+        "over https://. Running the local distribution? Start it with -insecure-cookies to try " +
+        "it over http://.";
     }
     return "Your password was right, but this browser did not keep the sign-in cookie. " +
       "Allow cookies for this site (or turn off blocking of third-party cookies if this " +
