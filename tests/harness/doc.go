@@ -10,9 +10,12 @@
 //	func (*Distribution) Get(t, path, cookies...)  // a plain HTTP request, for status checks outside the browser
 //	func NewBrowser(t) *Browser                    // one headless Chromium, fresh profile
 //	func (*Browser) NewPage(t, d) *Page            // a tab with network capture on the distribution
+//	func (*Browser) NewPageWith(t, d, PageOptions) *Page // the same, refusing cookies by name and/or downloading into a folder
+//	func NewCookielessBrowser(t) *Browser          // Chromium with "Block all cookies" in its profile
+//	func (*Page) RefusedCookies / Downloads / WaitDownload / GrantPermissions
 //	func (*Page) Login / Logout / Access / Fetch                 // the page's own flows, as a viewer
 //	func (*Page) Play / StartPlay / StartPlayLoop / StartPlayWithHeldCookies / WaitPlaying
-//	func (*Page) Requests / MediaRequests / ResetRequests       // every request: URL, status, cookie names sent
+//	func (*Page) Requests / MediaRequests / ResetRequests       // every request: URL, status, cookie names sent, Sent (headers reported)
 //	func (*Page) Cookies / CookieHeader / SetCookie / Screenshot / State / Message
 //	func Eval[T](p, js) T                                       // anything else in the page
 //
