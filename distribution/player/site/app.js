@@ -165,10 +165,16 @@
   }
 
   async function refresh(course) {
-    if (state.course !== course) {
+    if (state.course !== course || state.mode !== "cookies") {
       return;
     }
     const status = await access(course);
+    if (state.mode !== "cookies") {
+      // The page switched to the cookie-less URL meanwhile: no more refreshes.
+      clearTimeout(state.refreshTimer);
+      state.refreshTimer = 0;
+      return;
+    }
     if (status === 0) {
       // Transient: try again soon; the current cookies are still valid for a while.
       state.refreshTimer = setTimeout(() => refresh(course), MIN_REFRESH_MS);
