@@ -422,24 +422,7 @@ func FuzzCourseRoutes(f *testing.F) {
 func BenchmarkFileLink(b *testing.B) {
 	e := quietEnv(b, withObjects(materials.DirObjects{FS: bucketFS()}))
 	token := e.login(b, alice, alicePW)
-	r := withSession(req("POST", linkPath(courseIntro, "ebook.pdf"), "", "Origin", playerOrig), token)
-	if resp := e.do(r); resp.StatusCode != http.StatusOK {
-		b.Fatalf("status %d", resp.StatusCode)
-	}
-	durations := make([]time.Duration, 0, b.N)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		w := httptest.NewRecorder()
-		start := time.Now()
-		e.h.ServeHTTP(w, r)
-		durations = append(durations, time.Since(start))
-		if w.Code != http.StatusOK {
-			b.Fatalf("status %d", w.Code)
-		}
-	}
-	b.StopTimer()
-	reportPercentiles(b, durations)
+	benchServeWarm(b, e, withSession(req("POST", linkPath(courseIntro, "ebook.pdf"), "", "Origin", playerOrig), token))
 }
 
 // BenchmarkFilesList measures GET /api/courses/{id}/files on a warm handler.
