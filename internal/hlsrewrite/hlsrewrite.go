@@ -117,6 +117,10 @@ func Rewrite(src []byte, playlistPath string, t Target) ([]byte, error) {
 		switch {
 		case len(trimmed) == 0:
 			out = append(out, l...)
+		case trimmed[0] == '#' && body[0] != '#':
+			// RFC 8216 allows no whitespace before a tag; a player that
+			// trims it would fetch a URI this rewriter did not see.
+			return nil, &Error{Line: line, Reason: "whitespace before '#'"}
 		case trimmed[0] == '#':
 			var err error
 			out, err = rw.tag(out, body, line)

@@ -273,6 +273,7 @@ func TestRefused(t *testing.T) {
 		"double slash":           head + "a//seg.ts\n",
 		"map absolute":           "#EXTM3U\n#EXT-X-MAP:URI=\"https://evil.test/init.mp4\"\n",
 		"map unquoted":           "#EXTM3U\n#EXT-X-MAP:URI=init.mp4\n",
+		"indented tag":           "#EXTM3U\n  #EXT-X-MAP:URI=\"init.mp4\"\n",
 		"map empty":              "#EXTM3U\n#EXT-X-MAP:URI=\"\"\n",
 		"map repeated":           "#EXTM3U\n#EXT-X-MAP:URI=\"a.mp4\",URI=\"b.mp4\"\n",
 		"map unterminated":       "#EXTM3U\n#EXT-X-MAP:URI=\"a.mp4\n",
