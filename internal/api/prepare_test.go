@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,19 +13,21 @@ import (
 	"github.com/cfgate/cfgate/internal/store"
 )
 
-// signWaitingStore holds GetUserGrant until the issuer has signed once more
-// than when it was called, or gives up after a while with an error.
+// signWaitingStore holds GetUserGrant until the issuer has made more
+// signatures than base (set before the request), or gives up after a while
+// with an error. Without a signature made beside the read, none can come
+// before the read returns: access signs only after it.
 type signWaitingStore struct {
 	store.Store
 	issuer func() *cfsign.Issuer
-	waited chan bool // whether the signature came while the read was held
+	base   atomic.Uint64
+	waited chan bool // whether the signature came before the read returned
 }
 
 func (s *signWaitingStore) GetUserGrant(ctx context.Context, email, courseID string) (store.User, store.Grant, bool, error) {
 	iss := s.issuer()
-	before := iss.Signatures()
 	deadline := time.Now().Add(10 * time.Second)
-	for iss.Signatures() == before {
+	for iss.Signatures() <= s.base.Load() {
 		if time.Now().After(deadline) {
 			s.waited <- false
 			return store.User{}, store.Grant{}, false, errors.New("no signature while the grant read was held")
@@ -45,9 +48,10 @@ func TestAccessSignsBesideGrantRead(t *testing.T) {
 	e = newEnv(t, withStore(func(s store.Store) store.Store { ws.Store = s; return ws }))
 	token := e.login(t, alice, alicePW)
 	before := e.issuer.Signatures()
+	ws.base.Store(before)
 	resp := e.do(withSession(req(http.MethodPost, "/api/courses/"+courseIntro+"/access", "", "Origin", ownOrigin), token))
 	if !<-ws.waited {
-		t.Fatal("no signature was made while the user and grant were read")
+		t.Fatal("no signature was made before the user and grant read returned")
 	}
 	if resp.StatusCode != http.StatusOK || len(cloudFrontCookies(resp)) == 0 {
 		t.Fatalf("access: %d, cookies %v: %s", resp.StatusCode, cloudFrontCookies(resp), readBody(t, resp))
