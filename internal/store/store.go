@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -174,6 +175,29 @@ type Store interface {
 // MaxSourceLen bounds the source of a failure counter (an IPv6 address with
 // a prefix length fits in 50 bytes).
 const MaxSourceLen = 64
+
+// NeedKey is the stores' check of a key part: what must not be empty.
+func NeedKey(what, v string) error {
+	if v == "" {
+		return fmt.Errorf("empty %s", what)
+	}
+	return nil
+}
+
+// CheckSource is the stores' check of a failure counter's key: an email
+// and a non-empty source of at most MaxSourceLen bytes.
+func CheckSource(email, source string) error {
+	if err := NeedKey("email", email); err != nil {
+		return err
+	}
+	if err := NeedKey("source", source); err != nil {
+		return err
+	}
+	if len(source) > MaxSourceLen {
+		return fmt.Errorf("source longer than %d bytes", MaxSourceLen)
+	}
+	return nil
+}
 
 // SortSessions sorts sessions as ListUserSessions returns them: by
 // CreatedAt, then IDHash.

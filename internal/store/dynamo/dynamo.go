@@ -308,13 +308,6 @@ func (st *Store) query(ctx context.Context, pk, skPrefix string) ([]map[string]t
 	}
 }
 
-func needKey(what, v string) error {
-	if v == "" {
-		return fmt.Errorf("empty %s", what)
-	}
-	return nil
-}
-
 // Users.
 
 func userItem(u store.User) map[string]types.AttributeValue {
@@ -346,7 +339,7 @@ func (st *Store) GetUser(ctx context.Context, email string) (store.User, error) 
 
 // CreateUser implements store.Store.
 func (st *Store) CreateUser(ctx context.Context, u store.User) error {
-	if err := needKey("email", u.Email); err != nil {
+	if err := store.NeedKey("email", u.Email); err != nil {
 		return fmt.Errorf("create user: %w", err)
 	}
 	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
@@ -366,7 +359,7 @@ func (st *Store) CreateUser(ctx context.Context, u store.User) error {
 
 // PutUser implements store.Store.
 func (st *Store) PutUser(ctx context.Context, u store.User) error {
-	if err := needKey("email", u.Email); err != nil {
+	if err := store.NeedKey("email", u.Email); err != nil {
 		return fmt.Errorf("put user: %w", err)
 	}
 	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: st.table, Item: userItem(u)}); err != nil {
@@ -377,7 +370,7 @@ func (st *Store) PutUser(ctx context.Context, u store.User) error {
 
 // ReplacePasswordHash implements store.Store: one conditional UpdateItem.
 func (st *Store) ReplacePasswordHash(ctx context.Context, email, oldHash, newHash string) error {
-	if err := needKey("email", email); err != nil {
+	if err := store.NeedKey("email", email); err != nil {
 		return fmt.Errorf("replace password hash: %w", err)
 	}
 	if newHash == "" {
@@ -420,7 +413,7 @@ func (st *Store) GetCourse(ctx context.Context, id string) (store.Course, error)
 
 // PutCourse implements store.Store.
 func (st *Store) PutCourse(ctx context.Context, c store.Course) error {
-	if err := needKey("course id", c.ID); err != nil {
+	if err := store.NeedKey("course id", c.ID); err != nil {
 		return fmt.Errorf("put course: %w", err)
 	}
 	attrs := map[string]types.AttributeValue{attrID: s(c.ID), attrTitle: s(c.Title)}
@@ -480,7 +473,7 @@ const maxBatchAttempts = 4
 // user's PROFILE and GRANT#<course> items (2 RCU for items up to 4 KB).
 func (st *Store) GetUserGrant(ctx context.Context, email, courseID string) (store.User, store.Grant, bool, error) {
 	op := fmt.Sprintf("get user %q and grant → %q", email, courseID)
-	if err := errors.Join(needKey("email", email), needKey("course id", courseID)); err != nil {
+	if err := errors.Join(store.NeedKey("email", email), store.NeedKey("course id", courseID)); err != nil {
 		return store.User{}, store.Grant{}, false, fmt.Errorf("%s: %w", op, err)
 	}
 	pk := pkUser + email
@@ -534,7 +527,7 @@ func (st *Store) GetUserGrant(ctx context.Context, email, courseID string) (stor
 
 // PutGrant implements store.Store.
 func (st *Store) PutGrant(ctx context.Context, g store.Grant) error {
-	if err := errors.Join(needKey("email", g.Email), needKey("course id", g.CourseID)); err != nil {
+	if err := errors.Join(store.NeedKey("email", g.Email), store.NeedKey("course id", g.CourseID)); err != nil {
 		return fmt.Errorf("put grant: %w", err)
 	}
 	it := item(pkUser+g.Email, skGrant+g.CourseID, map[string]types.AttributeValue{
@@ -603,7 +596,7 @@ func sessionFrom(idHash, email string, it map[string]types.AttributeValue) store
 
 // CreateSession implements store.Store.
 func (st *Store) CreateSession(ctx context.Context, sess store.Session) error {
-	if err := errors.Join(needKey("session id hash", sess.IDHash), needKey("email", sess.Email)); err != nil {
+	if err := errors.Join(store.NeedKey("session id hash", sess.IDHash), store.NeedKey("email", sess.Email)); err != nil {
 		return fmt.Errorf("create session: %w", err)
 	}
 	op := fmt.Sprintf("create session of %s", store.UserRef(sess.Email))
@@ -648,7 +641,7 @@ func (st *Store) ListUserSessions(ctx context.Context, email string) ([]store.Se
 // the session item (if it exists and is the user's) and on its index item
 // (if it exists); a failed condition means the session is gone.
 func (st *Store) TouchSession(ctx context.Context, idHash, email string, at time.Time) error {
-	if err := errors.Join(needKey("session id hash", idHash), needKey("email", email)); err != nil {
+	if err := errors.Join(store.NeedKey("session id hash", idHash), store.NeedKey("email", email)); err != nil {
 		return fmt.Errorf("touch session: %w", err)
 	}
 	names := map[string]string{"#seen": attrSeen, "#pk": attrPK}
@@ -769,7 +762,7 @@ const maxFailureAttempts = 16
 
 // RecordFailure implements store.Store.
 func (st *Store) RecordFailure(ctx context.Context, email string, now time.Time, window time.Duration) (int, error) {
-	if err := needKey("email", email); err != nil {
+	if err := store.NeedKey("email", email); err != nil {
 		return 0, fmt.Errorf("record failure: %w", err)
 	}
 	return st.recordFailure(ctx, key(pkUser+email, skFailures), fmt.Sprintf("record failure of %s", store.UserRef(email)), now, window)
@@ -777,23 +770,10 @@ func (st *Store) RecordFailure(ctx context.Context, email string, now time.Time,
 
 // RecordSourceFailure implements store.Store.
 func (st *Store) RecordSourceFailure(ctx context.Context, email, source string, now time.Time, window time.Duration) (int, error) {
-	if err := needSource(email, source); err != nil {
+	if err := store.CheckSource(email, source); err != nil {
 		return 0, fmt.Errorf("record failure: %w", err)
 	}
 	return st.recordFailure(ctx, key(pkUser+email, skSourceFailures+source), fmt.Sprintf("record failure of %s from one source", store.UserRef(email)), now, window)
-}
-
-func needSource(email, source string) error {
-	if err := needKey("email", email); err != nil {
-		return err
-	}
-	if err := needKey("source", source); err != nil {
-		return err
-	}
-	if len(source) > store.MaxSourceLen {
-		return fmt.Errorf("source longer than %d bytes", store.MaxSourceLen)
-	}
-	return nil
 }
 
 // recordFailure counts one failure in the counter item k.
@@ -851,7 +831,7 @@ func (st *Store) recordFailure(ctx context.Context, k map[string]types.Attribute
 // ForgiveFailure implements store.Store: one conditional UpdateItem, which
 // does nothing when the window has passed or the count is not positive.
 func (st *Store) ForgiveFailure(ctx context.Context, email string, now time.Time) error {
-	if err := needKey("email", email); err != nil {
+	if err := store.NeedKey("email", email); err != nil {
 		return fmt.Errorf("forgive failure: %w", err)
 	}
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
@@ -877,7 +857,7 @@ func (st *Store) Failures(ctx context.Context, email string, now time.Time) (int
 
 // SourceFailures implements store.Store.
 func (st *Store) SourceFailures(ctx context.Context, email, source string, now time.Time) (int, error) {
-	if err := needSource(email, source); err != nil {
+	if err := store.CheckSource(email, source); err != nil {
 		return 0, fmt.Errorf("failures: %w", err)
 	}
 	return st.failures(ctx, email, skSourceFailures+source, fmt.Sprintf("failures of %s from one source", store.UserRef(email)), now)
@@ -898,7 +878,7 @@ func (st *Store) failures(ctx context.Context, email, sk, op string, now time.Ti
 
 // ResetSourceFailures implements store.Store.
 func (st *Store) ResetSourceFailures(ctx context.Context, email, source string) error {
-	if err := needSource(email, source); err != nil {
+	if err := store.CheckSource(email, source); err != nil {
 		return fmt.Errorf("reset failures: %w", err)
 	}
 	if _, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: st.table, Key: key(pkUser+email, skSourceFailures+source)}); err != nil {

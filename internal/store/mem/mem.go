@@ -93,13 +93,6 @@ func ms(t time.Time) time.Time {
 	return time.UnixMilli(t.UnixMilli()).UTC()
 }
 
-func needKey(what, v string) error {
-	if v == "" {
-		return fmt.Errorf("empty %s", what)
-	}
-	return nil
-}
-
 // view runs f under the lock after picking up changes to the backing file.
 func (s *Store) view(f func() error) error {
 	s.mu.Lock()
@@ -147,7 +140,7 @@ func (s *Store) GetUser(_ context.Context, email string) (store.User, error) {
 
 // CreateUser implements store.Store.
 func (s *Store) CreateUser(_ context.Context, u store.User) error {
-	if err := needKey("email", u.Email); err != nil {
+	if err := store.NeedKey("email", u.Email); err != nil {
 		return fmt.Errorf("create user: %w", err)
 	}
 	return s.update(func() (bool, error) {
@@ -162,7 +155,7 @@ func (s *Store) CreateUser(_ context.Context, u store.User) error {
 
 // PutUser implements store.Store.
 func (s *Store) PutUser(_ context.Context, u store.User) error {
-	if err := needKey("email", u.Email); err != nil {
+	if err := store.NeedKey("email", u.Email); err != nil {
 		return fmt.Errorf("put user: %w", err)
 	}
 	return s.update(func() (bool, error) {
@@ -174,7 +167,7 @@ func (s *Store) PutUser(_ context.Context, u store.User) error {
 
 // ReplacePasswordHash implements store.Store.
 func (s *Store) ReplacePasswordHash(_ context.Context, email, oldHash, newHash string) error {
-	if err := needKey("email", email); err != nil {
+	if err := store.NeedKey("email", email); err != nil {
 		return fmt.Errorf("replace password hash: %w", err)
 	}
 	if newHash == "" {
@@ -206,7 +199,7 @@ func (s *Store) GetCourse(_ context.Context, id string) (store.Course, error) {
 
 // PutCourse implements store.Store.
 func (s *Store) PutCourse(_ context.Context, c store.Course) error {
-	if err := needKey("course id", c.ID); err != nil {
+	if err := store.NeedKey("course id", c.ID); err != nil {
 		return fmt.Errorf("put course: %w", err)
 	}
 	return s.update(func() (bool, error) {
@@ -256,7 +249,7 @@ func (s *Store) GetUserGrant(_ context.Context, email, courseID string) (u store
 
 // PutGrant implements store.Store.
 func (s *Store) PutGrant(_ context.Context, g store.Grant) error {
-	if err := errors.Join(needKey("email", g.Email), needKey("course id", g.CourseID)); err != nil {
+	if err := errors.Join(store.NeedKey("email", g.Email), store.NeedKey("course id", g.CourseID)); err != nil {
 		return fmt.Errorf("put grant: %w", err)
 	}
 	return s.update(func() (bool, error) {
@@ -303,7 +296,7 @@ func (s *Store) ListGrants(_ context.Context, email string) ([]store.Grant, erro
 // before the new one was created (DynamoDB's TTL does the same in the other
 // implementation), so a long-running local store does not grow without bound.
 func (s *Store) CreateSession(_ context.Context, sess store.Session) error {
-	if err := errors.Join(needKey("session id hash", sess.IDHash), needKey("email", sess.Email)); err != nil {
+	if err := errors.Join(store.NeedKey("session id hash", sess.IDHash), store.NeedKey("email", sess.Email)); err != nil {
 		return fmt.Errorf("create session: %w", err)
 	}
 	return s.update(func() (bool, error) {
@@ -401,22 +394,9 @@ func (s *Store) TouchSession(_ context.Context, idHash, email string, at time.Ti
 // holds no NUL: the API refuses control characters in emails).
 func sourceKey(email, source string) string { return email + "\x00" + source }
 
-func needSource(email, source string) error {
-	if err := needKey("email", email); err != nil {
-		return err
-	}
-	if err := needKey("source", source); err != nil {
-		return err
-	}
-	if len(source) > store.MaxSourceLen {
-		return fmt.Errorf("source longer than %d bytes", store.MaxSourceLen)
-	}
-	return nil
-}
-
 // RecordFailure implements store.Store.
 func (s *Store) RecordFailure(_ context.Context, email string, now time.Time, window time.Duration) (int, error) {
-	if err := needKey("email", email); err != nil {
+	if err := store.NeedKey("email", email); err != nil {
 		return 0, fmt.Errorf("record failure: %w", err)
 	}
 	return s.recordFailure(email, now, window)
@@ -424,7 +404,7 @@ func (s *Store) RecordFailure(_ context.Context, email string, now time.Time, wi
 
 // RecordSourceFailure implements store.Store.
 func (s *Store) RecordSourceFailure(_ context.Context, email, source string, now time.Time, window time.Duration) (int, error) {
-	if err := needSource(email, source); err != nil {
+	if err := store.CheckSource(email, source); err != nil {
 		return 0, fmt.Errorf("record failure: %w", err)
 	}
 	return s.recordFailure(sourceKey(email, source), now, window)
@@ -513,7 +493,7 @@ func (s *Store) counterLocked(k string) (failures, bool) {
 
 // ForgiveFailure implements store.Store.
 func (s *Store) ForgiveFailure(_ context.Context, email string, now time.Time) error {
-	if err := needKey("email", email); err != nil {
+	if err := store.NeedKey("email", email); err != nil {
 		return fmt.Errorf("forgive failure: %w", err)
 	}
 	now = ms(now)
@@ -542,7 +522,7 @@ func (s *Store) Failures(_ context.Context, email string, now time.Time) (int, e
 
 // SourceFailures implements store.Store.
 func (s *Store) SourceFailures(_ context.Context, email, source string, now time.Time) (int, error) {
-	if err := needSource(email, source); err != nil {
+	if err := store.CheckSource(email, source); err != nil {
 		return 0, fmt.Errorf("failures: %w", err)
 	}
 	return s.failures(sourceKey(email, source), now)
@@ -562,7 +542,7 @@ func (s *Store) failures(k string, now time.Time) (int, error) {
 
 // ResetSourceFailures implements store.Store.
 func (s *Store) ResetSourceFailures(_ context.Context, email, source string) error {
-	if err := needSource(email, source); err != nil {
+	if err := store.CheckSource(email, source); err != nil {
 		return fmt.Errorf("reset failures: %w", err)
 	}
 	k := sourceKey(email, source)
