@@ -3,8 +3,10 @@
 // SigV4 signer, but without the generated clients: the login function makes
 // one SSM call at cold start and one KMS call per signature-cache miss, and
 // linking service/ssm and service/kms for them would push its bootstrap over
-// 10 MiB (BENCHMARKS.md). internal/ssmparam and internal/kmssign are its two
-// operations.
+// 10 MiB (BENCHMARKS.md). internal/ssmparam, internal/kmssign and
+// internal/smsecret are its operations. Send, the one signed request under
+// Call, also serves the REST readers that do without generated clients
+// (internal/keygroup, internal/materials).
 //
 // The protocol: POST / with Content-Type application/x-amz-json-1.1 and
 // X-Amz-Target "<Service>.<Operation>", a JSON body, a JSON answer; errors
@@ -17,6 +19,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -104,6 +107,34 @@ func DNSSuffix(region string) string {
 	return "amazonaws.com"
 }
 
+// EmptyPayloadHash is the SHA-256 of an empty body, hex: the payload hash of
+// a signed GET.
+const EmptyPayloadHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+// Send signs req for service in region with cfg's credentials (SigV4, the
+// body's SHA-256 given as payloadHash) and sends it with cfg's HTTP client
+// (http.DefaultClient without one). sent is false when the request was not
+// sent (no credentials, or signing failed), and then err says why; when sent,
+// err is the transport's and resp, on success, the caller's to close.
+func Send(ctx context.Context, cfg aws.Config, signer *v4.Signer, req *http.Request, payloadHash, service, region string) (resp *http.Response, sent bool, err error) {
+	if cfg.Credentials == nil {
+		return nil, false, errors.New("no credentials configured")
+	}
+	creds, err := cfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("retrieve credentials: %w", err)
+	}
+	if err := signer.SignHTTP(ctx, creds, req, payloadHash, service, region, time.Now()); err != nil {
+		return nil, false, fmt.Errorf("sign request: %w", err)
+	}
+	var client aws.HTTPClient = http.DefaultClient
+	if cfg.HTTPClient != nil {
+		client = cfg.HTTPClient
+	}
+	resp, err = client.Do(req)
+	return resp, true, err
+}
+
 // Call sends target (e.g. "AmazonSSM.GetParameter") with in as the JSON
 // body and decodes the answer into out. Throttling, 5xx and transport
 // errors are retried: attempts in all, waiting backoff << attempt between
@@ -147,22 +178,11 @@ func (c *Client) once(ctx context.Context, endpoint, target string, body []byte,
 	}
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 	req.Header.Set("X-Amz-Target", target)
-	if c.cfg.Credentials == nil {
-		return false, fmt.Errorf("%s: no credentials configured", c.service)
-	}
-	creds, err := c.cfg.Credentials.Retrieve(ctx)
-	if err != nil {
-		return false, fmt.Errorf("%s: retrieve credentials: %w", c.service, err)
-	}
 	sum := sha256.Sum256(body)
-	if err := c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), c.service, c.cfg.Region, time.Now()); err != nil {
-		return false, fmt.Errorf("%s: sign request: %w", c.service, err)
+	resp, sent, err := Send(ctx, c.cfg, c.signer, req, hex.EncodeToString(sum[:]), c.service, c.cfg.Region)
+	if !sent {
+		return false, fmt.Errorf("%s: %w", c.service, err)
 	}
-	var client aws.HTTPClient = http.DefaultClient
-	if c.cfg.HTTPClient != nil {
-		client = c.cfg.HTTPClient
-	}
-	resp, err := client.Do(req)
 	if err != nil {
 		return true, fmt.Errorf("%s: %s: %w", c.service, op, err)
 	}

@@ -1,9 +1,16 @@
 package awsjson
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 func TestURL(t *testing.T) {
@@ -39,5 +46,28 @@ func TestErrorText(t *testing.T) {
 	}
 	if got, want := (&Error{Service: "ssm", Status: 400, Code: "ParameterNotFound"}).Error(), "ssm: ParameterNotFound (HTTP 400)"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+func TestEmptyPayloadHash(t *testing.T) {
+	sum := sha256.Sum256(nil)
+	if got := hex.EncodeToString(sum[:]); got != EmptyPayloadHash {
+		t.Errorf("EmptyPayloadHash = %s, SHA-256 of nothing is %s", EmptyPayloadHash, got)
+	}
+}
+
+// TestSendNotSent: without credentials nothing goes out and sent is false,
+// so callers do not retry it as a transport error.
+func TestSendNotSent(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, sent, err := Send(context.Background(), aws.Config{Region: "eu-west-1"}, v4.NewSigner(), req, EmptyPayloadHash, "s3", "eu-west-1")
+	if sent || err == nil || resp != nil || hits.Load() != 0 {
+		t.Errorf("Send without credentials: resp %v, sent %v, err %v, %d requests", resp, sent, err, hits.Load())
 	}
 }

@@ -2,8 +2,6 @@ package keygroup
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -11,10 +9,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/cfgate/cfgate/internal/awsjson"
 )
 
 // Client reads one CloudFront key group with the SDK's configuration,
@@ -107,23 +106,11 @@ func (c *Client) get(ctx context.Context, path, op string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cloudfront: %w", err)
 	}
-	if c.cfg.Credentials == nil {
-		return nil, errors.New("cloudfront: no credentials configured")
-	}
-	creds, err := c.cfg.Credentials.Retrieve(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("cloudfront: retrieve credentials: %w", err)
-	}
-	empty := sha256.Sum256(nil)
 	// CloudFront is a global service whose requests are signed for us-east-1.
-	if err := c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(empty[:]), "cloudfront", "us-east-1", time.Now()); err != nil {
-		return nil, fmt.Errorf("cloudfront: sign request: %w", err)
+	resp, sent, err := awsjson.Send(ctx, c.cfg, c.signer, req, awsjson.EmptyPayloadHash, "cloudfront", "us-east-1")
+	if !sent {
+		return nil, fmt.Errorf("cloudfront: %w", err)
 	}
-	var client aws.HTTPClient = http.DefaultClient
-	if c.cfg.HTTPClient != nil {
-		client = c.cfg.HTTPClient
-	}
-	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("cloudfront: %s: %w", op, err)
 	}

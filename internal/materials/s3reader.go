@@ -2,8 +2,6 @@ package materials
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -11,10 +9,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/cfgate/cfgate/internal/awsjson"
 )
 
 // S3Reader reads objects of one bucket with S3's REST GetObject, signed with
@@ -67,9 +66,6 @@ func (r *S3Reader) Get(ctx context.Context, key string, max int64) ([]byte, erro
 	if key == "" || strings.HasPrefix(key, "/") {
 		return nil, fmt.Errorf("%q: %w", key, ErrNotFound)
 	}
-	if r.cfg.Credentials == nil {
-		return nil, errors.New("s3: no credentials configured")
-	}
 	if r.cfg.Region == "" {
 		return nil, errors.New("s3: no region configured")
 	}
@@ -77,21 +73,11 @@ func (r *S3Reader) Get(ctx context.Context, key string, max int64) ([]byte, erro
 	if err != nil {
 		return nil, fmt.Errorf("s3: %w", err)
 	}
-	creds, err := r.cfg.Credentials.Retrieve(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("s3: retrieve credentials: %w", err)
+	req.Header.Set("X-Amz-Content-Sha256", awsjson.EmptyPayloadHash)
+	resp, sent, err := awsjson.Send(ctx, r.cfg, r.signer, req, awsjson.EmptyPayloadHash, "s3", r.cfg.Region)
+	if !sent {
+		return nil, fmt.Errorf("s3: %w", err)
 	}
-	empty := sha256.Sum256(nil)
-	payloadHash := hex.EncodeToString(empty[:])
-	req.Header.Set("X-Amz-Content-Sha256", payloadHash)
-	if err := r.signer.SignHTTP(ctx, creds, req, payloadHash, "s3", r.cfg.Region, time.Now()); err != nil {
-		return nil, fmt.Errorf("s3: sign request: %w", err)
-	}
-	var client aws.HTTPClient = http.DefaultClient
-	if r.cfg.HTTPClient != nil {
-		client = r.cfg.HTTPClient
-	}
-	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("get s3 object %s: %w", key, err)
 	}
