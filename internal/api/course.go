@@ -97,10 +97,25 @@ func (h *Handler) checkCourse(r *http.Request, req *request, rt *route) (*course
 			wg.Go(func() { load.man, load.err = h.mans.load(ctx, id) })
 		}
 	}
+	readCtx, readDone := ctx, make(chan struct{})
 	if rt.prepare != nil && fresh && knownBefore {
-		wg.Go(func() { rt.prepare(h, ctx, id, s) })
+		// The preparation (a signature: CPU work) starts once the read's
+		// request is on its way, never before: started first, it could
+		// hold that request back on a small CPU share. A read that ends
+		// before (an in-process store, or no request written) leaves it
+		// to the route.
+		sent := make(chan struct{})
+		readCtx = store.OnSent(ctx, func() { close(sent) })
+		wg.Go(func() {
+			select {
+			case <-sent:
+				rt.prepare(h, ctx, id, s)
+			case <-readDone:
+			}
+		})
 	}
-	u, g, granted, err := h.store.GetUserGrant(ctx, s.Email, id)
+	u, g, granted, err := h.store.GetUserGrant(readCtx, s.Email, id)
+	close(readDone)
 	wg.Wait()
 	var manErr error
 	if load != nil {

@@ -25,6 +25,7 @@ type signWaitingStore struct {
 }
 
 func (s *signWaitingStore) GetUserGrant(ctx context.Context, email, courseID string) (store.User, store.Grant, bool, error) {
+	store.Sent(ctx) // the read is under way (held here)
 	iss := s.issuer()
 	deadline := time.Now().Add(10 * time.Second)
 	for iss.Signatures() <= s.base.Load() {
@@ -58,6 +59,38 @@ func TestAccessSignsBesideGrantRead(t *testing.T) {
 	}
 	if n := e.issuer.Signatures() - before; n != 1 {
 		t.Errorf("%d signatures for one /access, want 1 (the one made beside the read)", n)
+	}
+}
+
+// unsentStore reads users and grants without ever signalling that the read
+// is under way (store.OnSent), as a read whose request was never written.
+type unsentStore struct{ store.Store }
+
+func (s unsentStore) GetUserGrant(_ context.Context, email, courseID string) (store.User, store.Grant, bool, error) {
+	return s.Store.GetUserGrant(context.Background(), email, courseID) // not the caller's context: no OnSent function
+}
+
+// TestAccessPreparesOnlyOnceSent: the early signature waits for the read's
+// request to be on its way; a read that ends without one (here, a viewer
+// refused for want of a grant) leaves nothing signed. Started at once, as
+// it was, it would sign for this viewer (checkCourse waits for it).
+func TestAccessPreparesOnlyOnceSent(t *testing.T) {
+	e := newEnv(t, withStore(func(s store.Store) store.Store { return unsentStore{s} }))
+	token := e.login(t, alice, alicePW)
+	before := e.issuer.Signatures()
+	resp := e.do(withSession(req(http.MethodPost, "/api/courses/advanced-streaming/access", "", "Origin", ownOrigin), token))
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("access without a grant: %d", resp.StatusCode)
+	}
+	if n := e.issuer.Signatures() - before; n != 0 {
+		t.Errorf("%d signatures for a viewer without a grant whose read sent nothing, want 0", n)
+	}
+	resp = e.do(withSession(req(http.MethodPost, "/api/courses/"+courseIntro+"/access", "", "Origin", ownOrigin), token))
+	if resp.StatusCode != http.StatusOK || len(cloudFrontCookies(resp)) == 0 {
+		t.Fatalf("access with a grant: %d, cookies %v", resp.StatusCode, cloudFrontCookies(resp))
+	}
+	if n := e.issuer.Signatures() - before; n != 1 {
+		t.Errorf("%d signatures after one granted /access, want 1 (the route's own)", n)
 	}
 }
 

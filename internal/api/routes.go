@@ -39,10 +39,12 @@ type route struct {
 	// in the same round as the grant when the cached copy is stale.
 	manifest bool
 	// prepare, when set, runs in the second round beside the user and
-	// grant read, once the session is live and the course is in the
-	// catalogue, to do work whose result the route hands out only after
-	// every check has passed (warming the signature cache). checkCourse
-	// waits for it; its failure is the route's to find again.
+	// grant read, once the session is live, the course is in the
+	// catalogue and the read's request is on its way (store.OnSent), to
+	// do work whose result the route hands out only after every check has
+	// passed (warming the signature cache). It does not run when the read
+	// ends first. checkCourse waits for it; its failure is the route's to
+	// find again.
 	prepare func(h *Handler, ctx context.Context, id string, s store.Session)
 }
 

@@ -127,7 +127,8 @@ type Store interface {
 	// together (one BatchGetItem on DynamoDB): what /access needs once it
 	// has the session. ErrNotFound if the user does not exist; a user
 	// without that grant gives granted == false and no error. The grant is
-	// returned as stored, even if expired (see above).
+	// returned as stored, even if expired (see above). It calls ctx's
+	// OnSent function once its request is under way.
 	GetUserGrant(ctx context.Context, email, courseID string) (u User, g Grant, granted bool, err error)
 
 	// Sessions.

@@ -53,6 +53,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptrace"
 	"strconv"
 	"strings"
 	"time"
@@ -482,8 +483,9 @@ func (st *Store) GetUserGrant(ctx context.Context, email, courseID string) (stor
 		ConsistentRead: aws.Bool(true),
 	}}
 	var profile, grant map[string]types.AttributeValue
+	readCtx := sentTrace(ctx)
 	for attempt := 0; ; attempt++ {
-		out, err := st.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+		out, err := st.db.BatchGetItem(readCtx, &dynamodb.BatchGetItemInput{RequestItems: req})
 		if err != nil {
 			return store.User{}, store.Grant{}, false, wrapErr(op, err)
 		}
@@ -523,6 +525,23 @@ func (st *Store) GetUserGrant(ctx context.Context, email, courseID string) (stor
 		return u, store.Grant{}, false, nil
 	}
 	return u, grantFrom(grant), true, nil
+}
+
+// sentTrace returns ctx watching for its request's write (httptrace's
+// WroteRequest, which the SDK's HTTP client honours through the request's
+// context) when ctx carries a store.OnSent function, and ctx unchanged
+// otherwise.
+func sentTrace(ctx context.Context) context.Context {
+	if !store.HasOnSent(ctx) {
+		return ctx
+	}
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil {
+				store.Sent(ctx)
+			}
+		},
+	})
 }
 
 // PutGrant implements store.Store.

@@ -3,10 +3,12 @@ package dynamo_test
 import (
 	"context"
 	"errors"
+	"net"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -122,5 +124,28 @@ func TestKeySchema(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestUserGrantSentNeedsAWrite: a read whose request could not be written
+// (nothing listens on the endpoint) never calls the OnSent function.
+func TestUserGrantSentNeedsAWrite(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	client := dynamodb.NewFromConfig(motoserver.Shared(t).Config(t), func(o *dynamodb.Options) {
+		o.BaseEndpoint = aws.String("http://" + addr)
+		o.RetryMaxAttempts = 1
+	})
+	n := 0
+	_, _, _, err = dynamo.New(client, "no-table").GetUserGrant(store.OnSent(t.Context(), func() { n++ }), "ada@example.com", "intro")
+	if err == nil {
+		t.Fatal("GetUserGrant with nothing listening: no error")
+	}
+	if n != 0 {
+		t.Errorf("OnSent's function called %d times for a request never written, want 0", n)
 	}
 }

@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Grants", testGrants},
 		{"GrantExpiry", testGrantExpiry},
 		{"UserGrant", testUserGrant},
+		{"UserGrantSent", testUserGrantSent},
 		{"Sessions", testSessions},
 		{"DeleteUserSessions", testDeleteUserSessions},
 		{"ListUserSessions", testListUserSessions},
@@ -242,6 +243,29 @@ func testUserGrant(t *testing.T, st store.Store) {
 	must(t, "PutGrant", st.PutGrant(ctx(t), store.Grant{Email: bob, CourseID: "bobs"}))
 	if _, _, granted2, err := st.GetUserGrant(ctx(t), ada, "bobs"); err != nil || granted || granted2 {
 		t.Errorf("GetUserGrant(ada, bobs) = %v, %v, %v: bob's grant leaked to ada", granted, granted2, err)
+	}
+}
+
+// testUserGrantSent: GetUserGrant calls ctx's OnSent function exactly once
+// before it returns (its request went out), for a user with a grant,
+// without one, and for no user at all; and the function belongs to its
+// context only.
+func testUserGrantSent(t *testing.T, st store.Store) {
+	const ada, bob = "ada@example.com", "bob@example.com"
+	must(t, "PutUser", st.PutUser(ctx(t), store.User{Email: ada, PasswordHash: "h", CreatedAt: base}))
+	must(t, "PutGrant", st.PutGrant(ctx(t), store.Grant{Email: ada, CourseID: "intro"}))
+	for _, c := range []struct{ email, course string }{{ada, "intro"}, {ada, "other"}, {bob, "intro"}} {
+		n := 0
+		_, _, _, err := st.GetUserGrant(store.OnSent(ctx(t), func() { n++ }), c.email, c.course)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("GetUserGrant(%s, %s): %v", c.email, c.course, err)
+		}
+		if n != 1 {
+			t.Errorf("GetUserGrant(%s, %s) called OnSent's function %d times, want 1", c.email, c.course, n)
+		}
+	}
+	if _, _, _, err := st.GetUserGrant(ctx(t), ada, "intro"); err != nil { // no hook: nothing to call
+		t.Fatal(err)
 	}
 }
 
