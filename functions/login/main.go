@@ -142,13 +142,17 @@ func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, 
 		keyTime = time.Since(t0)
 	})
 	// The catalogue, so the first /access need not read it; this also opens
-	// the DynamoDB connection while the slower calls are under way.
+	// the DynamoDB connection while the slower calls are under way. Then,
+	// with the quick call answered and the slow ones still out, the
+	// invocation path's codecs are warmed (lambdahttp.Warm): CPU work that
+	// would otherwise fall on the first request.
 	wg.Go(func() {
 		var err error
 		if catalogue, err = st.ListCourses(ctx); err != nil {
 			logger.Warn("catalogue not read at init; the first request reads it", "err", err.Error())
 			catalogue = nil
 		}
+		lambdahttp.Warm()
 	})
 	wg.Wait()
 	initAWSTime := time.Since(t0)

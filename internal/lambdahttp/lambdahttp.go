@@ -411,3 +411,33 @@ func writeGatewayError(w http.ResponseWriter, status int, msg string) {
 	b, _ := json.Marshal(map[string]string{"message": msg})
 	_, _ = w.Write(b)
 }
+
+// warmEvent is an HTTP API v2 event of the shape API Gateway sends (every
+// nested object present, so that decoding it builds every codec a real
+// event needs); it names no real host, user or session.
+var warmEvent = []byte(`{"version":"2.0","routeKey":"$default","rawPath":"/warm","rawQueryString":"a=b",
+"cookies":["warm=1"],"headers":{"content-type":"application/json","origin":"https://warm.invalid"},
+"queryStringParameters":{"a":"b"},"pathParameters":{"p":"v"},"stageVariables":{"s":"v"},
+"requestContext":{"accountId":"000000000000","apiId":"warm","domainName":"warm.invalid","domainPrefix":"warm",
+"http":{"method":"POST","path":"/warm","protocol":"HTTP/1.1","sourceIp":"192.0.2.1","userAgent":"warm"},
+"authentication":{"clientCert":{"clientCertPem":"warm","subjectDN":"warm","issuerDN":"warm","serialNumber":"1","validity":{"notBefore":"warm","notAfter":"warm"}}},
+"authorizer":{"jwt":{"claims":{"sub":"warm"},"scopes":["warm"]},"lambda":{"k":"v"},"iam":{"accessKey":"warm","accountId":"warm","callerId":"warm","principalOrgId":"warm","userArn":"warm","userId":"warm"}},
+"requestId":"warm","routeKey":"$default","stage":"$default","time":"01/Jan/2026:00:00:00 +0000","timeEpoch":1767225600000},
+"body":"{}","isBase64Encoded":false}`)
+
+// Warm runs one canned event through what an invocation goes through
+// (aws-lambda-go decodes the event and encodes the response with
+// encoding/json; Handler turns one into the other) with a handler that
+// answers 404, so that the first real invocation does not build
+// encoding/json's per-type codecs and run the adapter's code for the first
+// time on its critical path. It makes no call and changes nothing but
+// those caches. The login function runs it during init, while its slow AWS
+// calls are out.
+func Warm() {
+	var ev events.APIGatewayV2HTTPRequest
+	if err := json.NewDecoder(bytes.NewReader(warmEvent)).Decode(&ev); err != nil {
+		return
+	}
+	resp, _ := Handler(http.NotFoundHandler())(context.Background(), ev)
+	_ = json.NewEncoder(io.Discard).Encode(resp)
+}

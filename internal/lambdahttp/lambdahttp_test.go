@@ -359,3 +359,30 @@ func TestLogHandlerAddsRequestID(t *testing.T) {
 		t.Errorf("second line has a request id: %v", second)
 	}
 }
+
+// TestWarmEvent: the canned event of Warm is a well-formed event whose every
+// field is one of the event type's (so decoding it reaches the nested
+// types' codecs), and it goes through the adapter as a request.
+func TestWarmEvent(t *testing.T) {
+	dec := json.NewDecoder(bytes.NewReader(warmEvent))
+	dec.DisallowUnknownFields()
+	var ev events.APIGatewayV2HTTPRequest
+	if err := dec.Decode(&ev); err != nil {
+		t.Fatalf("warm event: %v", err)
+	}
+	if ev.RequestContext.Authorizer == nil || ev.RequestContext.Authorizer.JWT == nil || ev.RequestContext.Authentication.ClientCert.Validity.NotBefore != "warm" || ev.RequestContext.Authorizer.IAM == nil {
+		t.Errorf("warm event lacks a nested object: %+v", ev.RequestContext)
+	}
+	var got *http.Request
+	resp, err := Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r
+		http.NotFound(w, r)
+	}))(context.Background(), ev)
+	if err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("warm event through the adapter: %d, %v", resp.StatusCode, err)
+	}
+	if got == nil || got.Method != http.MethodPost || got.URL.Path != "/warm" || got.Header.Get("Cookie") != "warm=1" {
+		t.Errorf("warm event became %+v", got)
+	}
+	Warm() // and Warm itself runs it without a panic
+}
