@@ -99,7 +99,6 @@ func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, 
 	if cfg.DistributionDomainParameter != "" {
 		ssmClient = ssmparam.New(awsCfg, cfg.SSMEndpoint)
 	}
-	st := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.TableName)
 	// The two secrets are read with one signed call each (internal/smsecret)
 	// rather than the SDK's Secrets Manager package, for the bootstrap's size.
 	sm := smsecret.New(awsCfg, cfg.SecretsManagerEndpoint)
@@ -141,6 +140,9 @@ func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, 
 		_, _ = keys.Key(ctx) // warm-up and self-check (reads the secret, not KMS); a failure is logged and retried per request
 		keyTime = time.Since(t0)
 	})
+	// The DynamoDB client is made after the slow calls have started: it is
+	// the costliest client to make, and its call is the quickest.
+	st := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.TableName)
 	// The catalogue, so the first /access need not read it; this also opens
 	// the DynamoDB connection while the slower calls are under way. Then,
 	// with the quick call answered and the slow ones still out, the
