@@ -97,13 +97,14 @@ func (h *Handler) checkCourse(r *http.Request, req *request, rt *route) (*course
 			wg.Go(func() { load.man, load.err = h.mans.load(ctx, id) })
 		}
 	}
-	readCtx, readDone := ctx, make(chan struct{})
+	readCtx, readDone := ctx, chan struct{}(nil)
 	if rt.prepare != nil && fresh && knownBefore {
+		readDone = make(chan struct{})
 		// The preparation (a signature: CPU work) starts once the read's
 		// request is on its way, never before: started first, it could
 		// hold that request back on a small CPU share. A read that ends
-		// before (an in-process store, or no request written) leaves it
-		// to the route.
+		// before its request is written leaves the signature to the
+		// route, which signs only for a viewer who passed every check.
 		sent := make(chan struct{})
 		readCtx = store.OnSent(ctx, func() { close(sent) })
 		wg.Go(func() {
@@ -115,7 +116,9 @@ func (h *Handler) checkCourse(r *http.Request, req *request, rt *route) (*course
 		})
 	}
 	u, g, granted, err := h.store.GetUserGrant(readCtx, s.Email, id)
-	close(readDone)
+	if readDone != nil {
+		close(readDone)
+	}
 	wg.Wait()
 	var manErr error
 	if load != nil {
