@@ -101,13 +101,12 @@ func BenchmarkColdStart(b *testing.B) {
 
 // BenchmarkColdStartAWSLatency is BenchmarkColdStart's first /access with
 // every AWS call going through the latency harness at its defaults
-// (internal/testutil/awslatency: DynamoDB 4 ms, Secrets Manager and SSM
-// 20 ms per call; override with CFGATE_AWS_LATENCY), so init pays the
-// Secrets Manager fetch and the SSM parameter read, and the first /access its
-// DynamoDB round trips. Compare first-p50-ms with BenchmarkProcessFloor plus
-// the slowest init call plus the /access round trips; first-at-latency is
-// first with the time moto_server took beyond the assumed latency on the
-// /access calls taken out (awslatency.OnPath).
+// (internal/testutil/awslatency: DynamoDB 4 ms, Secrets Manager, SSM and
+// CloudFront 20 ms per call; override with CFGATE_AWS_LATENCY), so init pays
+// its one round of calls (the slowest of them) and the first /access its two
+// DynamoDB round trips. first-at-latency is first with the time moto_server
+// took beyond the assumed latency taken out (init's round: awslatency.
+// ConcurrentDelay; /access's rounds: awslatency.OnPath).
 //
 // Each iteration also runs the process floor (BenchmarkProcessFloor's
 // rejected start) just before its cold start, so that the floor is measured
