@@ -361,8 +361,9 @@ func TestLogHandlerAddsRequestID(t *testing.T) {
 }
 
 // TestWarmEvent: the canned event of Warm is a well-formed event whose every
-// field is one of the event type's (so decoding it reaches the nested
-// types' codecs), and it goes through the adapter as a request.
+// field is one of the event type's, with every object of the fixture events
+// (so decoding it reaches the codecs a real event needs), and it goes
+// through the adapter as a request.
 func TestWarmEvent(t *testing.T) {
 	dec := json.NewDecoder(bytes.NewReader(warmEvent))
 	dec.DisallowUnknownFields()
@@ -370,8 +371,18 @@ func TestWarmEvent(t *testing.T) {
 	if err := dec.Decode(&ev); err != nil {
 		t.Fatalf("warm event: %v", err)
 	}
-	if ev.RequestContext.Authorizer == nil || ev.RequestContext.Authorizer.JWT == nil || ev.RequestContext.Authentication.ClientCert.Validity.NotBefore != "warm" || ev.RequestContext.Authorizer.IAM == nil {
-		t.Errorf("warm event lacks a nested object: %+v", ev.RequestContext)
+	for _, name := range []string{"access-with-cookies.json", "base64-body.json", "get-session.json", "login.json"} {
+		var have map[string]any
+		if err := json.Unmarshal(fixture(t, name), &have); err != nil {
+			t.Fatal(err)
+		}
+		var warm map[string]any
+		if err := json.Unmarshal(warmEvent, &warm); err != nil {
+			t.Fatal(err)
+		}
+		if missing := missingObjects(have, warm, ""); len(missing) > 0 {
+			t.Errorf("warm event lacks objects that %s has: %v", name, missing)
+		}
 	}
 	var got *http.Request
 	resp, err := Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -381,8 +392,30 @@ func TestWarmEvent(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("warm event through the adapter: %d, %v", resp.StatusCode, err)
 	}
-	if got == nil || got.Method != http.MethodPost || got.URL.Path != "/warm" || got.Header.Get("Cookie") != "warm=1" {
+	if got == nil || got.Method != http.MethodPost || got.URL.Path != "/w" || got.Header.Get("Cookie") != "w=1" {
 		t.Errorf("warm event became %+v", got)
 	}
 	Warm() // and Warm itself runs it without a panic
+}
+
+// missingObjects lists the paths of the JSON objects and arrays in have that
+// want lacks.
+func missingObjects(have, want map[string]any, prefix string) []string {
+	var out []string
+	for k, v := range have {
+		switch v := v.(type) {
+		case map[string]any:
+			w, ok := want[k].(map[string]any)
+			if !ok {
+				out = append(out, prefix+k)
+				continue
+			}
+			out = append(out, missingObjects(v, w, prefix+k+".")...)
+		case []any:
+			if _, ok := want[k].([]any); !ok {
+				out = append(out, prefix+k)
+			}
+		}
+	}
+	return out
 }
