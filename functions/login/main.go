@@ -1,8 +1,9 @@
 // Command login is the login Lambda of cfgate: the HTTP API of internal/api
 // behind an API Gateway HTTP API (payload format 2.0). It only wires: the
-// configuration (internal/loginconfig), the AWS clients (the SDK's standard
-// configuration chain, so AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>
-// apply), the DynamoDB store, the origin secret and the signing key from
+// configuration (internal/loginconfig), the AWS clients (configured from
+// the variables Lambda sets: region, the execution role's credentials;
+// AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> apply; see awsConfig), the
+// DynamoDB store, the origin secret and the signing key from
 // Secrets Manager, the media bucket's course manifests (S3), the
 // cookie issuer and the handler (internal/api), adapted by internal/lambdahttp.
 //
@@ -25,7 +26,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/cfgate/cfgate/internal/api"
@@ -62,12 +62,12 @@ func main() {
 	}
 	logger := newLogger(os.Stdout, cfg.LogLevel)
 
-	ctx, cancel := context.WithTimeout(context.Background(), initTimeout)
-	awsCfg, err := config.LoadDefaultConfig(ctx)
+	awsCfg, err := awsConfig(os.Getenv)
 	if err != nil {
-		logger.Error("login: load AWS configuration", "err", err.Error())
+		logger.Error("login: AWS configuration", "err", err.Error())
 		os.Exit(1)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), initTimeout)
 	h, err := newHandler(ctx, cfg, awsCfg, logger)
 	cancel()
 	if err != nil {
@@ -142,7 +142,11 @@ func newHandler(ctx context.Context, cfg loginconfig.Config, awsCfg aws.Config, 
 	})
 	// The DynamoDB client is made after the slow calls have started: it is
 	// the costliest client to make, and its call is the quickest.
-	st := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.TableName)
+	st := dynamo.New(dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+		if cfg.DynamoDBEndpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint)
+		}
+	}), cfg.TableName)
 	// The catalogue, so the first /access need not read it; this also opens
 	// the DynamoDB connection while the slower calls are under way. Then,
 	// with the quick call answered and the slow ones still out, the

@@ -116,7 +116,7 @@ type Config struct {
 	LogLevel slog.Level
 	// SSMEndpoint overrides the SSM endpoint for the domain parameter
 	// (AWS_ENDPOINT_URL_SSM, the SDK's service-specific endpoint variable;
-	// AWS_ENDPOINT_URL applies through the SDK configuration as usual).
+	// AWS_ENDPOINT_URL applies to every service).
 	SSMEndpoint string
 	// KMSEndpoint overrides the KMS endpoint of kms:Sign when the secret
 	// names a KMS key (AWS_ENDPOINT_URL_KMS; internal/kmssign).
@@ -128,6 +128,9 @@ type Config struct {
 	// signing-key and origin secrets (AWS_ENDPOINT_URL_SECRETS_MANAGER, the
 	// SDK's name for it; internal/smsecret).
 	SecretsManagerEndpoint string
+	// DynamoDBEndpoint overrides the DynamoDB endpoint of the store
+	// (AWS_ENDPOINT_URL_DYNAMODB).
+	DynamoDBEndpoint string
 }
 
 // Error lists every problem found in the environment.
@@ -289,6 +292,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c.KMSEndpoint = get("AWS_ENDPOINT_URL_KMS")
 	c.CloudFrontEndpoint = get("AWS_ENDPOINT_URL_CLOUDFRONT")
 	c.SecretsManagerEndpoint = get("AWS_ENDPOINT_URL_SECRETS_MANAGER")
+	c.DynamoDBEndpoint = get("AWS_ENDPOINT_URL_DYNAMODB")
 
 	if len(errs) > 0 {
 		return Config{}, &Error{Problems: errs}

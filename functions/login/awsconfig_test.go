@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAWSConfig(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	cfg, err := awsConfig(env(map[string]string{
+		"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "us-east-1",
+		"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "SECRET", "AWS_SESSION_TOKEN": "TOKEN",
+		"AWS_ENDPOINT_URL": "http://127.0.0.1:1",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := cfg.Credentials.Retrieve(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Region != "eu-west-1" || creds.AccessKeyID != "AKID" || creds.SecretAccessKey != "SECRET" || creds.SessionToken != "TOKEN" {
+		t.Errorf("config: region %q, credentials %q/%q/%q", cfg.Region, creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)
+	}
+	if cfg.BaseEndpoint == nil || *cfg.BaseEndpoint != "http://127.0.0.1:1" {
+		t.Errorf("BaseEndpoint = %v, want AWS_ENDPOINT_URL", cfg.BaseEndpoint)
+	}
+
+	cfg, err = awsConfig(env(map[string]string{"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "SECRET"}))
+	if err != nil || cfg.Region != "us-east-1" || cfg.BaseEndpoint != nil {
+		t.Errorf("AWS_DEFAULT_REGION only: region %q, endpoint %v, %v", cfg.Region, cfg.BaseEndpoint, err)
+	}
+
+	_, err = awsConfig(env(map[string]string{"AWS_ACCESS_KEY_ID": "AKID"}))
+	if err == nil || !strings.Contains(err.Error(), "AWS_REGION") || !strings.Contains(err.Error(), "AWS_SECRET_ACCESS_KEY") {
+		t.Errorf("no region, half the credentials: %v, want both named", err)
+	}
+}
+
+// TestBootstrapServiceEndpoints: with AWS_ENDPOINT_URL on a port where
+// nothing listens and every service's own AWS_ENDPOINT_URL_<SERVICE> on
+// moto, the function starts and a login and an /access succeed: each client
+// follows its service's variable (the contract docs/configuration.md states).
+func TestBootstrapServiceEndpoints(t *testing.T) {
+	w := seed(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	env := w.env()
+	delete(env, "DISTRIBUTION_DOMAIN")
+	env["DISTRIBUTION_DOMAIN_PARAMETER"] = w.parameter
+	env["AWS_ENDPOINT_URL"] = dead
+	for _, svc := range []string{"DYNAMODB", "SSM", "SECRETS_MANAGER", "CLOUDFRONT", "KMS", "S3"} {
+		env["AWS_ENDPOINT_URL_"+svc] = w.srv.Endpoint
+	}
+	f := startFunction(t, w, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := f.Invoke(ctx, event(t, "login.json", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	session := checkLogin(t, decode(t, out))
+	out, err = f.Invoke(ctx, event(t, "access.json", session))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAccess(t, decode(t, out), w.pub)
+}
+
+// TestBootstrapWithoutCredentialsExits: without the execution role's
+// credentials the function cannot sign a call: it says so and exits before
+// polling for invocations.
+func TestBootstrapWithoutCredentialsExits(t *testing.T) {
+	w := seed(t)
+	env := w.env()
+	env["AWS_ACCESS_KEY_ID"] = ""
+	f := startFunction(t, w, env)
+	select {
+	case <-f.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("function without credentials did not exit")
+	}
+	var exitErr *exec.ExitError
+	if !errors.As(f.waitErr, &exitErr) || exitErr.ExitCode() == 0 {
+		t.Errorf("exit: %v, want a non-zero status", f.waitErr)
+	}
+	if logs := f.out.String(); !strings.Contains(logs, "AWS_ACCESS_KEY_ID") {
+		t.Errorf("output does not name the missing credentials:\n%s", logs)
+	}
+	if n := f.rt.nexts.Load(); n != 0 {
+		t.Errorf("the function polled for invocations %d times", n)
+	}
+}
+
+// TestBootstrapLinksNoCredentialChain: the function does not link the SDK's
+// config package (and with it the SSO, STS and instance-credential clients):
+// about 1.8 MB of the arm64 bootstrap, whose target is 10 MiB.
+func TestBootstrapLinksNoCredentialChain(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("this test lists the function's packages with the go tool: %v", err)
+	}
+	cmd := exec.Command(goTool, "list", "-deps", "-tags", "lambda.norpc", ".")
+	cmd.Env = append(cmd.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if dep == "github.com/aws/aws-sdk-go-v2/config" || strings.HasPrefix(dep, "github.com/aws/aws-sdk-go-v2/service/sso") || strings.HasPrefix(dep, "github.com/aws/aws-sdk-go-v2/service/sts") {
+			t.Errorf("the function links %s", dep)
+		}
+	}
+}
