@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"net"
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestAWSConfig(t *testing.T) {
@@ -61,19 +59,7 @@ func TestBootstrapServiceEndpoints(t *testing.T) {
 	for _, svc := range []string{"DYNAMODB", "SSM", "SECRETS_MANAGER", "CLOUDFRONT", "KMS", "S3"} {
 		env["AWS_ENDPOINT_URL_"+svc] = w.srv.Endpoint
 	}
-	f := startFunction(t, w, env)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	out, err := f.Invoke(ctx, event(t, "login.json", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	session := checkLogin(t, decode(t, out))
-	out, err = f.Invoke(ctx, event(t, "access.json", session))
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkAccess(t, decode(t, out), w.pub)
+	loginThenAccess(t, startFunction(t, w, env), w, 1)
 }
 
 // TestBootstrapWithoutCredentialsExits: without the execution role's
@@ -83,22 +69,7 @@ func TestBootstrapWithoutCredentialsExits(t *testing.T) {
 	w := seed(t)
 	env := w.env()
 	env["AWS_ACCESS_KEY_ID"] = ""
-	f := startFunction(t, w, env)
-	select {
-	case <-f.exited:
-	case <-time.After(30 * time.Second):
-		t.Fatal("function without credentials did not exit")
-	}
-	var exitErr *exec.ExitError
-	if !errors.As(f.waitErr, &exitErr) || exitErr.ExitCode() == 0 {
-		t.Errorf("exit: %v, want a non-zero status", f.waitErr)
-	}
-	if logs := f.out.String(); !strings.Contains(logs, "AWS_ACCESS_KEY_ID") {
-		t.Errorf("output does not name the missing credentials:\n%s", logs)
-	}
-	if n := f.rt.nexts.Load(); n != 0 {
-		t.Errorf("the function polled for invocations %d times", n)
-	}
+	checkExitsSaying(t, startFunction(t, w, env), "AWS_ACCESS_KEY_ID")
 }
 
 // TestBootstrapLinksNoCredentialChain: the function does not link the SDK's

@@ -132,21 +132,7 @@ func TestBootstrap(t *testing.T) {
 	delete(env, "DISTRIBUTION_DOMAIN")
 	env["DISTRIBUTION_DOMAIN_PARAMETER"] = w.parameter
 	f := startFunction(t, w, env)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-
-	out, err := f.Invoke(ctx, event(t, "login.json", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	session := checkLogin(t, decode(t, out))
-	for range 2 {
-		out, err = f.Invoke(ctx, event(t, "access.json", session))
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkAccess(t, decode(t, out), w.pub)
-	}
+	session := loginThenAccess(t, f, w, 2)
 
 	// The process may write a request's log line after it has posted the
 	// response to the Runtime API, so wait (bounded) for the last one.
@@ -169,16 +155,11 @@ func TestBootstrapMissingSecretAnswers503(t *testing.T) {
 	env := w.env()
 	env["SIGNING_KEY_SECRET_ID"] = motoserver.Unique(t, "no-such-secret")
 	f := startFunction(t, w, env)
+	session := loginThrough(t, f)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-
-	out, err := f.Invoke(ctx, event(t, "login.json", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	session := checkLogin(t, decode(t, out))
 	for range 2 { // fails closed, and keeps answering
-		out, err = f.Invoke(ctx, event(t, "access.json", session))
+		out, err := f.Invoke(ctx, event(t, "access.json", session))
 		if err != nil {
 			t.Fatalf("the function did not answer: %v", err)
 		}
@@ -196,17 +177,54 @@ func TestBootstrapMissingSecretAnswers503(t *testing.T) {
 func TestBootstrapBadConfigExits(t *testing.T) {
 	w := seed(t)
 	f := startFunction(t, w, map[string]string{"COOKIE_TTL": "ten minutes", "PLAYER_ORIGINS": "https://a.example/app"})
+	checkExitsSaying(t, f, "TABLE_NAME is required", "SIGNING_KEY_SECRET_ID is required", "DISTRIBUTION_DOMAIN", "COOKIE_TTL", "PLAYER_ORIGINS")
+}
+
+// loginThrough logs in through f, checks the answer and returns the
+// session cookie's value.
+func loginThrough(t *testing.T, f *function) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := f.Invoke(ctx, event(t, "login.json", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return checkLogin(t, decode(t, out))
+}
+
+// loginThenAccess logs in through f, then asks for /access n times, checking
+// each answer; it returns the session cookie's value.
+func loginThenAccess(t *testing.T, f *function, w *world, n int) string {
+	t.Helper()
+	session := loginThrough(t, f)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for range n {
+		out, err := f.Invoke(ctx, event(t, "access.json", session))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkAccess(t, decode(t, out), w.pub)
+	}
+	return session
+}
+
+// checkExitsSaying checks that f exits with a non-zero status, without
+// having polled for an invocation, and that its output says each of wants.
+func checkExitsSaying(t *testing.T, f *function, wants ...string) {
+	t.Helper()
 	select {
 	case <-f.exited:
 	case <-time.After(30 * time.Second):
-		t.Fatal("function with a broken configuration did not exit")
+		t.Fatal("the function did not exit")
 	}
 	var exitErr *exec.ExitError
 	if !errors.As(f.waitErr, &exitErr) || exitErr.ExitCode() == 0 {
 		t.Errorf("exit: %v, want a non-zero status", f.waitErr)
 	}
 	logs := f.out.String()
-	for _, want := range []string{"TABLE_NAME is required", "SIGNING_KEY_SECRET_ID is required", "DISTRIBUTION_DOMAIN", "COOKIE_TTL", "PLAYER_ORIGINS"} {
+	for _, want := range wants {
 		if !strings.Contains(logs, want) {
 			t.Errorf("output lacks %q:\n%s", want, logs)
 		}
