@@ -110,15 +110,17 @@ func (h *Handler) checkCourse(r *http.Request, req *request, rt *route) (*course
 		wg.Go(func() {
 			select {
 			case <-sent:
+				select {
+				case <-readDone: // the read ended as soon as it went out
+					return
+				default:
+				}
 				rt.prepare(h, ctx, id, s)
 			case <-readDone:
 			}
 		})
 	}
-	u, g, granted, err := h.store.GetUserGrant(readCtx, s.Email, id)
-	if readDone != nil {
-		close(readDone)
-	}
+	u, g, granted, err := h.getUserGrant(readCtx, s.Email, id, readDone)
 	wg.Wait()
 	var manErr error
 	if load != nil {
@@ -150,6 +152,15 @@ func (h *Handler) checkCourse(r *http.Request, req *request, rt *route) (*course
 	}
 	req.grant = courseGrant{id: id, now: now, session: s, grant: g, course: co, manifest: man}
 	return &req.grant, nil
+}
+
+// getUserGrant reads the user and grant and then closes done (when not
+// nil), whatever the read does.
+func (h *Handler) getUserGrant(ctx context.Context, email, id string, done chan struct{}) (store.User, store.Grant, bool, error) {
+	if done != nil {
+		defer close(done)
+	}
+	return h.store.GetUserGrant(ctx, email, id)
 }
 
 // signingKey returns the current signing key, or 503 (fail closed).

@@ -127,9 +127,10 @@ func TestKeySchema(t *testing.T) {
 	}
 }
 
-// TestUserGrantSentNeedsAWrite: a read whose request could not be written
-// (nothing listens on the endpoint) never calls the OnSent function.
-func TestUserGrantSentNeedsAWrite(t *testing.T) {
+// TestUserGrantSentNeedsAConnection: a read that never had a connection to
+// write its request on (nothing listens on the endpoint) never calls the
+// OnSent function. (A write that fails: TestSentTraceIgnoresFailedWrites.)
+func TestUserGrantSentNeedsAConnection(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
