@@ -6,7 +6,8 @@
 SHELL := /bin/bash
 GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
-APT_PACKAGES ?= chromium ffmpeg openssl webkit2gtk-driver xvfb gstreamer1.0-libav gstreamer1.0-plugins-bad
+# gcc and libc6-dev: go test -race needs cgo (the build machine has them; a bare Debian does not).
+APT_PACKAGES ?= chromium ffmpeg openssl webkit2gtk-driver xvfb gstreamer1.0-libav gstreamer1.0-plugins-bad gcc libc6-dev
 FUZZTIME ?= 10s
 export GOFLAGS ?= -mod=readonly
 
