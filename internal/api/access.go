@@ -2,13 +2,11 @@ package api
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/cfgate/cfgate/internal/cfsign"
-	"github.com/cfgate/cfgate/internal/keysource"
 	"github.com/cfgate/cfgate/internal/store"
 )
 
@@ -32,7 +30,7 @@ func (h *Handler) prepareCookies(ctx context.Context, id string, s store.Session
 	if err != nil || !key.InMemory() {
 		return
 	}
-	_, _ = h.issuer.Issue(key, id, cfsign.Conditions{NotAfter: s.Expires})
+	_ = h.issuer.Warm(key, id, cfsign.Conditions{NotAfter: s.Expires})
 }
 
 // access answers POST /api/courses/{courseId}/access. Every check
@@ -48,16 +46,8 @@ func (h *Handler) access(w http.ResponseWriter, r *http.Request, req *request, c
 	// whichever ends first (the bucketed expiry applies when both end later).
 	limit, _ := c.limit()
 	cc, err := h.issuer.Issue(key, id, cfsign.Conditions{NotAfter: limit})
-	if errors.Is(err, cfsign.ErrNotAfterPassed) {
-		return c.ended()
-	}
-	if errors.Is(err, keysource.ErrUnavailable) {
-		// The signer (KMS) is throttled or down on a cache miss: 503 with
-		// Retry-After (as every 503); cached signatures keep being served.
-		return unavailable("signer_unavailable", err)
-	}
 	if err != nil {
-		return internal("sign_error", err, "issue cookies for %q", id)
+		return c.signError(err, "issue cookies for")
 	}
 	req.joinTouch()
 	for _, c := range cc.SetCookies() {

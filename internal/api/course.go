@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cfgate/cfgate/internal/cfsign"
+	"github.com/cfgate/cfgate/internal/keysource"
 	"github.com/cfgate/cfgate/internal/materials"
 	"github.com/cfgate/cfgate/internal/store"
 )
@@ -43,6 +44,20 @@ func (c *courseGrant) ended() error {
 		return fail(kindForbidden, "grant_expired", "no access to this course")
 	}
 	return fail(kindUnauthorized, "session_expired", "")
+}
+
+// signError is the answer to an error in signing for this course: the
+// limit passed while signing (ended), the signer (KMS) throttled or down on a
+// cache miss (503 with Retry-After, as every 503; cached signatures keep
+// being served), or anything else (500, logged as what, for the course).
+func (c *courseGrant) signError(err error, what string) error {
+	switch {
+	case errors.Is(err, cfsign.ErrNotAfterPassed):
+		return c.ended()
+	case errors.Is(err, keysource.ErrUnavailable):
+		return unavailable("signer_unavailable", err)
+	}
+	return internal("sign_error", err, "%s %q", what, c.id)
 }
 
 // checkCourse runs every check of a course route, in this order: the

@@ -1,14 +1,12 @@
 package api
 
 import (
-	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/cfgate/cfgate/internal/cfsign"
-	"github.com/cfgate/cfgate/internal/keysource"
 	"github.com/cfgate/cfgate/internal/materials"
 )
 
@@ -79,11 +77,8 @@ func (h *Handler) fileLink(w http.ResponseWriter, r *http.Request, req *request,
 	// The edge checks the https form of the URL (it redirects http to https).
 	resource := "https://" + h.issuer.Domain() + "/" + materials.FileKey(c.id, name)
 	signed, err := cfsign.SignURL(key, resource, expires)
-	if errors.Is(err, keysource.ErrUnavailable) {
-		return unavailable("signer_unavailable", err)
-	}
 	if err != nil {
-		return internal("sign_error", err, "sign link to a file of %q", c.id)
+		return c.signError(err, "sign link to a file of")
 	}
 	if h.cfg.ViewerScheme != "https" {
 		signed = h.cfg.ViewerScheme + strings.TrimPrefix(signed, "https")

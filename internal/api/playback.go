@@ -14,7 +14,6 @@ import (
 	"github.com/cfgate/cfgate/distribution/verifier"
 	"github.com/cfgate/cfgate/internal/cfsign"
 	"github.com/cfgate/cfgate/internal/hlsrewrite"
-	"github.com/cfgate/cfgate/internal/keysource"
 	"github.com/cfgate/cfgate/internal/materials"
 )
 
@@ -108,14 +107,8 @@ func (h *Handler) playback(w http.ResponseWriter, r *http.Request, req *request,
 	}
 	limit, _ := c.limit()
 	cc, err := h.issuer.IssueFor(key, id, h.cfg.PlaybackTTL, cfsign.Conditions{NotAfter: limit})
-	if errors.Is(err, cfsign.ErrNotAfterPassed) {
-		return c.ended()
-	}
-	if errors.Is(err, keysource.ErrUnavailable) {
-		return unavailable("signer_unavailable", err)
-	}
 	if err != nil {
-		return internal("sign_error", err, "sign playback URL for %q", id)
+		return c.signError(err, "sign playback URL for")
 	}
 	req.joinTouch()
 	u := h.playBase(id) + pl + "?" + cc.URLParams()

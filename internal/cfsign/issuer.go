@@ -217,24 +217,34 @@ func (i *Issuer) Issue(key *Key, courseID string, c Conditions) (CourseCookies, 
 	return i.issue(key, courseID, i.lifetime, c)
 }
 
-func (i *Issuer) issue(key *Key, courseID string, lifetime time.Duration, c Conditions) (CourseCookies, error) {
+// Warm makes sure that the signature Issue would use now is in the cache,
+// signing it on a miss, without building the caller a cookie set: for a
+// caller that takes a signature off a later request's path.
+func (i *Issuer) Warm(key *Key, courseID string, c Conditions) error {
+	_, _, err := i.signedSet(key, courseID, i.lifetime, c)
+	return err
+}
+
+// signedSet returns the cached cookie set for courseID signed with key (signing
+// it on a miss) and its expiry.
+func (i *Issuer) signedSet(key *Key, courseID string, lifetime time.Duration, c Conditions) (signed, time.Time, error) {
 	if err := key.usable(); err != nil {
-		return CourseCookies{}, err
+		return signed{}, time.Time{}, err
 	}
 	if err := ValidateCourseID(courseID); err != nil {
-		return CourseCookies{}, err
+		return signed{}, time.Time{}, err
 	}
 	expires := i.expiry(lifetime)
 	if !c.NotAfter.IsZero() && c.NotAfter.Before(expires) {
 		capped := time.Unix(c.NotAfter.Unix(), 0).UTC()
 		if !capped.After(i.now()) {
-			return CourseCookies{}, ErrNotAfterPassed
+			return signed{}, time.Time{}, ErrNotAfterPassed
 		}
 		expires = capped
 	}
 	c, err := c.normalize(expires)
 	if err != nil {
-		return CourseCookies{}, err
+		return signed{}, time.Time{}, err
 	}
 	ck := cacheKey{fp: key.fp, keyID: key.id, alg: key.alg, courseID: courseID, expires: expires.Unix(), sourceIP: c.SourceIP}
 	if !c.NotBefore.IsZero() {
@@ -248,7 +258,15 @@ func (i *Issuer) issue(key *Key, courseID string, lifetime time.Duration, c Cond
 		return i.build(key, courseID, expires, pol, sig), nil
 	})
 	if err != nil {
-		return CourseCookies{}, fmt.Errorf("%w (issuing course %s)", err, courseID)
+		return signed{}, time.Time{}, fmt.Errorf("%w (issuing course %s)", err, courseID)
+	}
+	return s, expires, nil
+}
+
+func (i *Issuer) issue(key *Key, courseID string, lifetime time.Duration, c Conditions) (CourseCookies, error) {
+	s, expires, err := i.signedSet(key, courseID, lifetime, c)
+	if err != nil {
+		return CourseCookies{}, err
 	}
 	cookies := make([]http.Cookie, len(s.cookies))
 	copy(cookies, s.cookies)

@@ -603,3 +603,39 @@ func TestIssueSignerPanics(t *testing.T) {
 		t.Error("empty panic error text")
 	}
 }
+
+// TestWarmFillsTheCache: Warm signs what Issue would use, once; Issue then
+// hands out that signature without signing again, and a warm cache costs
+// Warm no signature. Warm refuses what Issue refuses.
+func TestWarmFillsTheCache(t *testing.T) {
+	now := fixedNow
+	iss := newTestIssuer(t, IssuerConfig{Now: func() time.Time { return now }})
+	cs := &countingSigner{inner: testRSASigner(t)}
+	k, err := NewKey(testRSAID, RSASHA1, cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs.calls.Store(0)
+	if err := iss.Warm(k, "a", Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := iss.Warm(k, "a", Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := cs.calls.Load(); got != 1 {
+		t.Fatalf("two Warms signed %d times, want 1", got)
+	}
+	cc, err := iss.Issue(k, "a", Conditions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cs.calls.Load(); got != 1 || cookieMap(cc.Cookies)[CookieSignature].Value == "" {
+		t.Errorf("Issue after Warm: %d signatures in all, want 1, and a signature cookie", got)
+	}
+	if err := iss.Warm(k, "../a", Conditions{}); err == nil {
+		t.Error("Warm accepted a malformed course id")
+	}
+	if err := iss.Warm(k, "a", Conditions{NotAfter: now.Add(-time.Second)}); !errors.Is(err, ErrNotAfterPassed) {
+		t.Errorf("Warm past NotAfter: %v, want ErrNotAfterPassed", err)
+	}
+}

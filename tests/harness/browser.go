@@ -122,17 +122,7 @@ type Page struct {
 // incognito window), turns network capture on and loads the player page.
 func (b *Browser) NewPage(t testing.TB, d *Distribution) *Page {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
-	t.Cleanup(cancel)
-	p := &Page{Ctx: ctx, Dist: d, t: t, reqs: map[network.RequestID]*Request{}}
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("open tab: %v", err)
-	}
-	if err := chromedp.Listen(ctx, p.onEvent); err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	p.Open("/")
-	return p
+	return b.NewPageWith(t, d, PageOptions{})
 }
 
 func (p *Page) req(id network.RequestID) *Request {
