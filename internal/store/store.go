@@ -130,6 +130,16 @@ type Store interface {
 	// returned as stored, even if expired (see above). It calls ctx's
 	// OnSent function once its request is under way.
 	GetUserGrant(ctx context.Context, email, courseID string) (u User, g Grant, granted bool, err error)
+	// GetSessionGrant reads the session idHash and, for the email the
+	// caller expects that session to belong to, the user and their grant on
+	// one course, all together (one BatchGetItem on DynamoDB): /access's
+	// single round when the request names its user. The user and grant
+	// are returned only when the session exists and belongs to email
+	// (Matched); otherwise only the session is (if it exists), and the
+	// caller reads the user and grant of the session's own email. The
+	// grant is returned as stored, like the session, even if expired. It
+	// calls ctx's OnSent function once its request is under way.
+	GetSessionGrant(ctx context.Context, idHash, email, courseID string) (SessionGrant, error)
 
 	// Sessions.
 	CreateSession(ctx context.Context, s Session) error
@@ -171,6 +181,19 @@ type Store interface {
 	// ResetFailures clears every counter of the user: the account-wide one
 	// and those of every source (an operator's unlock).
 	ResetFailures(ctx context.Context, email string) error
+}
+
+// SessionGrant is what GetSessionGrant read.
+type SessionGrant struct {
+	Session      Session
+	SessionFound bool // the session exists
+	// Matched: the session exists and belongs to the email asked for; only
+	// then are the fields below set.
+	Matched   bool
+	User      User
+	UserFound bool
+	Grant     Grant
+	Granted   bool // the user holds a grant (active or not) on the course
 }
 
 // MaxSourceLen bounds the source of a failure counter (an IPv6 address with

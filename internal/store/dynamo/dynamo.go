@@ -330,12 +330,7 @@ func (st *Store) GetUser(ctx context.Context, email string) (store.User, error) 
 	if it == nil {
 		return store.User{}, fmt.Errorf("get %s: %w", store.UserRef(email), store.ErrNotFound)
 	}
-	return store.User{
-		Email:        getS(it, attrEmail),
-		PasswordHash: getS(it, attrHash),
-		Disabled:     getBool(it, attrDisabled),
-		CreatedAt:    getTime(it, attrCreated),
-	}, nil
+	return userFrom(it), nil
 }
 
 // CreateUser implements store.Store.
@@ -473,58 +468,104 @@ const maxBatchAttempts = 4
 // GetUserGrant implements store.Store: one consistent BatchGetItem of the
 // user's PROFILE and GRANT#<course> items (2 RCU for items up to 4 KB).
 func (st *Store) GetUserGrant(ctx context.Context, email, courseID string) (store.User, store.Grant, bool, error) {
-	op := fmt.Sprintf("get user %q and grant → %q", email, courseID)
+	op := fmt.Sprintf("get %s and grant → %q", store.UserRef(email), courseID)
 	if err := errors.Join(store.NeedKey("email", email), store.NeedKey("course id", courseID)); err != nil {
 		return store.User{}, store.Grant{}, false, fmt.Errorf("%s: %w", op, err)
 	}
 	pk := pkUser + email
-	req := map[string]types.KeysAndAttributes{*st.table: {
-		Keys:           []map[string]types.AttributeValue{key(pk, skProfile), key(pk, skGrant+courseID)},
-		ConsistentRead: aws.Bool(true),
-	}}
-	var profile, grant map[string]types.AttributeValue
+	got, err := st.batchGet(ctx, op, key(pk, skProfile), key(pk, skGrant+courseID))
+	if err != nil {
+		return store.User{}, store.Grant{}, false, err
+	}
+	profile, grant := got[0], got[1]
+	if profile == nil {
+		return store.User{}, store.Grant{}, false, fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	}
+	if grant == nil {
+		return userFrom(profile), store.Grant{}, false, nil
+	}
+	return userFrom(profile), grantFrom(grant), true, nil
+}
+
+// GetSessionGrant implements store.Store: one consistent BatchGetItem of the
+// session's item and the user's PROFILE and GRANT#<course> items (3 RCU for
+// items up to 4 KB, as GetSession and GetUserGrant in a row).
+func (st *Store) GetSessionGrant(ctx context.Context, idHash, email, courseID string) (store.SessionGrant, error) {
+	var r store.SessionGrant
+	op := fmt.Sprintf("get session, %s and grant → %q", store.UserRef(email), courseID)
+	if err := errors.Join(store.NeedKey("session", idHash), store.NeedKey("email", email), store.NeedKey("course id", courseID)); err != nil {
+		return r, fmt.Errorf("%s: %w", op, err)
+	}
+	pk := pkUser + email
+	got, err := st.batchGet(ctx, op, key(pkSession+idHash, skSessionIt), key(pk, skProfile), key(pk, skGrant+courseID))
+	if err != nil {
+		return r, err
+	}
+	sess, profile, grant := got[0], got[1], got[2]
+	if sess == nil {
+		return r, nil
+	}
+	r.Session, r.SessionFound = sessionFrom(idHash, getS(sess, attrEmail), sess), true
+	if r.Session.Email != email {
+		return r, nil
+	}
+	r.Matched = true
+	if profile != nil {
+		r.User, r.UserFound = userFrom(profile), true
+	}
+	if grant != nil {
+		r.Grant, r.Granted = grantFrom(grant), true
+	}
+	return r, nil
+}
+
+// userFrom is the user of a PROFILE item.
+func userFrom(profile map[string]types.AttributeValue) store.User {
+	return store.User{
+		Email:        getS(profile, attrEmail),
+		PasswordHash: getS(profile, attrHash),
+		Disabled:     getBool(profile, attrDisabled),
+		CreatedAt:    getTime(profile, attrCreated),
+	}
+}
+
+// batchGet reads keys (distinct, at most 100) in consistent BatchGetItem
+// calls, retrying the keys DynamoDB leaves unprocessed up to
+// maxBatchAttempts calls in all, and returns the items in the order of keys
+// (nil for a key with no item). ctx's OnSent function is called when the
+// first call's request is written.
+func (st *Store) batchGet(ctx context.Context, op string, keys ...map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
+	req := map[string]types.KeysAndAttributes{*st.table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
+	got := make([]map[string]types.AttributeValue, len(keys))
 	readCtx := sentTrace(ctx)
 	for attempt := 0; ; attempt++ {
 		out, err := st.db.BatchGetItem(readCtx, &dynamodb.BatchGetItemInput{RequestItems: req})
 		if err != nil {
-			return store.User{}, store.Grant{}, false, wrapErr(op, err)
+			return nil, wrapErr(op, err)
 		}
 		for _, it := range out.Responses[*st.table] {
-			switch getS(it, attrSK) {
-			case skProfile:
-				profile = it
-			case skGrant + courseID:
-				grant = it
+			pk, sk := getS(it, attrPK), getS(it, attrSK)
+			for i, k := range keys {
+				if getS(k, attrPK) == pk && getS(k, attrSK) == sk {
+					got[i] = it
+				}
 			}
 		}
 		req = out.UnprocessedKeys
 		if len(req) == 0 {
-			break
+			return got, nil
 		}
 		if attempt+1 >= maxBatchAttempts {
-			return store.User{}, store.Grant{}, false, fmt.Errorf("%s: %w: keys still unprocessed after %d attempts", op, store.ErrThrottled, maxBatchAttempts)
+			return nil, fmt.Errorf("%s: %w: keys still unprocessed after %d attempts", op, store.ErrThrottled, maxBatchAttempts)
 		}
 		t := time.NewTimer(time.Duration(10<<attempt) * time.Millisecond)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return store.User{}, store.Grant{}, false, wrapErr(op, ctx.Err())
+			return nil, wrapErr(op, ctx.Err())
 		}
 	}
-	if profile == nil {
-		return store.User{}, store.Grant{}, false, fmt.Errorf("%s: %w", op, store.ErrNotFound)
-	}
-	u := store.User{
-		Email:        getS(profile, attrEmail),
-		PasswordHash: getS(profile, attrHash),
-		Disabled:     getBool(profile, attrDisabled),
-		CreatedAt:    getTime(profile, attrCreated),
-	}
-	if grant == nil {
-		return u, store.Grant{}, false, nil
-	}
-	return u, grantFrom(grant), true, nil
 }
 
 // sentTrace returns ctx watching for its request's write (httptrace's

@@ -65,6 +65,7 @@ func calls(st *Store) map[string]error {
 	_, errs["ListCourses"] = st.ListCourses(ctx)
 	_, errs["GetGrant"] = st.GetGrant(ctx, "a@b.c", "c")
 	_, _, _, errs["GetUserGrant"] = st.GetUserGrant(ctx, "a@b.c", "c")
+	_, errs["GetSessionGrant"] = st.GetSessionGrant(ctx, "h", "a@b.c", "c")
 	errs["PutGrant"] = st.PutGrant(ctx, store.Grant{Email: "a@b.c", CourseID: "c"})
 	errs["DeleteGrant"] = st.DeleteGrant(ctx, "a@b.c", "c")
 	_, errs["ListGrants"] = st.ListGrants(ctx, "a@b.c")
@@ -183,5 +184,52 @@ func TestGetUserGrantUnprocessedKeys(t *testing.T) {
 	_, _, _, err = New(f, "t").GetUserGrant(t.Context(), "a@b.c", "c")
 	if !errors.Is(err, store.ErrThrottled) || errors.Is(err, store.ErrNotFound) || f.calls != maxBatchAttempts {
 		t.Fatalf("GetUserGrant error = %v after %d calls, want ErrThrottled after %d", err, f.calls, maxBatchAttempts)
+	}
+}
+
+// oneKeyDynamo is a fake DynamoAPI whose BatchGetItem processes one key per
+// call (leaving the others unprocessed, as DynamoDB may under throttling)
+// and answers it from items.
+type oneKeyDynamo struct {
+	fakeDynamo
+	items []map[string]types.AttributeValue
+	calls int
+}
+
+func (o *oneKeyDynamo) BatchGetItem(_ context.Context, in *dynamodb.BatchGetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	o.calls++
+	ka := in.RequestItems["t"]
+	out := &dynamodb.BatchGetItemOutput{Responses: map[string][]map[string]types.AttributeValue{}}
+	first := ka.Keys[0]
+	for _, it := range o.items {
+		if getS(it, attrPK) == getS(first, attrPK) && getS(it, attrSK) == getS(first, attrSK) {
+			out.Responses["t"] = append(out.Responses["t"], it)
+		}
+	}
+	if len(ka.Keys) > 1 {
+		rest := ka
+		rest.Keys = ka.Keys[1:]
+		out.UnprocessedKeys = map[string]types.KeysAndAttributes{"t": rest}
+	}
+	return out, nil
+}
+
+// TestGetSessionGrantUnprocessedKeys: what each call processes is kept
+// across the retries, and keys never processed are throttling.
+func TestGetSessionGrantUnprocessedKeys(t *testing.T) {
+	items := []map[string]types.AttributeValue{
+		item(pkSession+"h", skSessionIt, map[string]types.AttributeValue{attrEmail: s("a@b.c")}),
+		item(pkUser+"a@b.c", skProfile, map[string]types.AttributeValue{attrEmail: s("a@b.c")}),
+		item(pkUser+"a@b.c", skGrant+"c", map[string]types.AttributeValue{attrEmail: s("a@b.c"), attrCourse: s("c")}),
+	}
+	f := &oneKeyDynamo{items: items}
+	r, err := New(f, "t").GetSessionGrant(t.Context(), "h", "a@b.c", "c")
+	if err != nil || !r.SessionFound || !r.Matched || !r.UserFound || !r.Granted || r.Grant.CourseID != "c" || f.calls != 3 {
+		t.Fatalf("GetSessionGrant = %+v, %v after %d calls; want all three items after 3", r, err, f.calls)
+	}
+	u := &unprocessedDynamo{fails: maxBatchAttempts}
+	_, err = New(u, "t").GetSessionGrant(t.Context(), "h", "a@b.c", "c")
+	if !errors.Is(err, store.ErrThrottled) || u.calls != maxBatchAttempts {
+		t.Fatalf("GetSessionGrant error = %v after %d calls, want ErrThrottled after %d", err, u.calls, maxBatchAttempts)
 	}
 }

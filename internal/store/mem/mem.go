@@ -240,12 +240,32 @@ func (s *Store) GetUserGrant(ctx context.Context, email, courseID string) (u sto
 	err = s.view(func() error {
 		var ok bool
 		if u, ok = s.d.Users[email]; !ok {
-			return fmt.Errorf("get user %q: %w", email, store.ErrNotFound)
+			return fmt.Errorf("get %s: %w", store.UserRef(email), store.ErrNotFound)
 		}
 		g, granted = s.d.Grants[email][courseID]
 		return nil
 	})
 	return u, g, granted, err
+}
+
+// GetSessionGrant implements store.Store: one read under the store's lock.
+func (s *Store) GetSessionGrant(ctx context.Context, idHash, email, courseID string) (store.SessionGrant, error) {
+	var r store.SessionGrant
+	if err := errors.Join(store.NeedKey("session", idHash), store.NeedKey("email", email), store.NeedKey("course id", courseID)); err != nil {
+		return r, fmt.Errorf("get session, user and grant: %w", err)
+	}
+	store.Sent(ctx) // as GetUserGrant
+	err := s.view(func() error {
+		r.Session, r.SessionFound = s.d.Sessions[idHash]
+		if !r.SessionFound || r.Session.Email != email {
+			return nil
+		}
+		r.Matched = true
+		r.User, r.UserFound = s.d.Users[email]
+		r.Grant, r.Granted = s.d.Grants[email][courseID]
+		return nil
+	})
+	return r, err
 }
 
 // PutGrant implements store.Store.

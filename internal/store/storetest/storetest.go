@@ -36,6 +36,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"GrantExpiry", testGrantExpiry},
 		{"UserGrant", testUserGrant},
 		{"UserGrantSent", testUserGrantSent},
+		{"SessionGrant", testSessionGrant},
+		{"SessionGrantSent", testSessionGrantSent},
 		{"Sessions", testSessions},
 		{"DeleteUserSessions", testDeleteUserSessions},
 		{"ListUserSessions", testListUserSessions},
@@ -266,6 +268,77 @@ func testUserGrantSent(t *testing.T, st store.Store) {
 	}
 	if _, _, _, err := st.GetUserGrant(ctx(t), ada, "intro"); err != nil { // no hook: nothing to call
 		t.Fatal(err)
+	}
+}
+
+// testSessionGrant: GetSessionGrant returns the session, and the user and
+// grant of the email asked for only when the session is that user's; an
+// expired session and grant come back as stored.
+func testSessionGrant(t *testing.T, st store.Store) {
+	const ada, bob = "ada@example.com", "bob@example.com"
+	u := store.User{Email: ada, PasswordHash: "h", CreatedAt: base}
+	sess := store.Session{IDHash: "a1b2c3", Email: ada, CreatedAt: base, Expires: base.Add(12 * time.Hour), UserAgent: "UA"}
+	read := func(what, idHash, email, course string) store.SessionGrant {
+		t.Helper()
+		r, err := st.GetSessionGrant(ctx(t), idHash, email, course)
+		must(t, "GetSessionGrant("+what+")", err)
+		return r
+	}
+	if r := read("nothing", sess.IDHash, ada, "intro"); r != (store.SessionGrant{}) {
+		t.Errorf("GetSessionGrant(nothing stored) = %+v, want nothing found", r)
+	}
+	must(t, "PutUser", st.PutUser(ctx(t), u))
+	must(t, "PutGrant", st.PutGrant(ctx(t), store.Grant{Email: ada, CourseID: "intro"}))
+	if r := read("no session", sess.IDHash, ada, "intro"); r != (store.SessionGrant{}) {
+		t.Errorf("GetSessionGrant(no session) = %+v: a user or grant came back without their session", r)
+	}
+	must(t, "CreateSession", st.CreateSession(ctx(t), sess))
+	want := store.SessionGrant{Session: sess, SessionFound: true, Matched: true, User: u, UserFound: true, Grant: store.Grant{Email: ada, CourseID: "intro"}, Granted: true}
+	if r := read("all", sess.IDHash, ada, "intro"); r != want {
+		t.Errorf("GetSessionGrant = %+v, want %+v", r, want)
+	}
+	want.Grant, want.Granted = store.Grant{}, false
+	if r := read("no grant", sess.IDHash, ada, "other"); r != want {
+		t.Errorf("GetSessionGrant(no grant) = %+v, want %+v", r, want)
+	}
+	// The session of another user: only the session comes back, never
+	// that user's profile or grant.
+	must(t, "PutUser(bob)", st.PutUser(ctx(t), store.User{Email: bob, PasswordHash: "h2", CreatedAt: base}))
+	must(t, "PutGrant(bob)", st.PutGrant(ctx(t), store.Grant{Email: bob, CourseID: "intro"}))
+	if r := read("bob's email, ada's session", sess.IDHash, bob, "intro"); r != (store.SessionGrant{Session: sess, SessionFound: true}) {
+		t.Errorf("GetSessionGrant(ada's session, bob) = %+v, want ada's session alone", r)
+	}
+	// The session's user is gone: the session, matched, and no user.
+	gone := store.Session{IDHash: "d4e5", Email: "gone@example.com", CreatedAt: base, Expires: base.Add(time.Hour)}
+	must(t, "CreateSession(gone)", st.CreateSession(ctx(t), gone))
+	if r := read("no user", gone.IDHash, gone.Email, "intro"); r != (store.SessionGrant{Session: gone, SessionFound: true, Matched: true}) {
+		t.Errorf("GetSessionGrant(no user) = %+v, want the session alone, matched", r)
+	}
+	// Expired records come back as stored.
+	past := base.Add(-time.Hour)
+	expired := store.Session{IDHash: "dead", Email: ada, CreatedAt: past.Add(-time.Hour), Expires: past}
+	must(t, "CreateSession(expired)", st.CreateSession(ctx(t), expired))
+	must(t, "PutGrant(expired)", st.PutGrant(ctx(t), store.Grant{Email: ada, CourseID: "old", Expires: past}))
+	r := read("expired", expired.IDHash, ada, "old")
+	if r.Session != expired || !r.Granted || !r.Grant.Expires.Equal(past) {
+		t.Errorf("GetSessionGrant(expired) = %+v, want the expired session and grant as stored", r)
+	}
+}
+
+// testSessionGrantSent: GetSessionGrant calls ctx's OnSent function exactly
+// once, whatever it finds.
+func testSessionGrantSent(t *testing.T, st store.Store) {
+	const ada = "ada@example.com"
+	must(t, "PutUser", st.PutUser(ctx(t), store.User{Email: ada, PasswordHash: "h", CreatedAt: base}))
+	must(t, "CreateSession", st.CreateSession(ctx(t), store.Session{IDHash: "a1", Email: ada, CreatedAt: base, Expires: base.Add(time.Hour)}))
+	for _, c := range [][2]string{{"a1", ada}, {"a1", "bob@example.com"}, {"b2", ada}} {
+		n := 0
+		if _, err := st.GetSessionGrant(store.OnSent(ctx(t), func() { n++ }), c[0], c[1], "intro"); err != nil {
+			t.Fatalf("GetSessionGrant%q: %v", c, err)
+		}
+		if n != 1 {
+			t.Errorf("GetSessionGrant%q called OnSent's function %d times, want 1", c, n)
+		}
 	}
 }
 
@@ -589,6 +662,11 @@ func testEmptyKeys(t *testing.T, st store.Store) {
 	}
 	if _, err := st.RecordSourceFailure(ctx(t), "", "192.0.2.1", base, time.Minute); err == nil {
 		t.Error("RecordSourceFailure with an empty email succeeded")
+	}
+	for _, k := range [][3]string{{"", "a@b.c", "c"}, {"h", "", "c"}, {"h", "a@b.c", ""}} {
+		if _, err := st.GetSessionGrant(ctx(t), k[0], k[1], k[2]); err == nil {
+			t.Errorf("GetSessionGrant%q succeeded", k)
+		}
 	}
 	long := strings.Repeat("1", store.MaxSourceLen+1)
 	if _, err := st.RecordSourceFailure(ctx(t), "a@b.c", long, base, time.Minute); err == nil {
