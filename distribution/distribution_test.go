@@ -337,23 +337,23 @@ func TestServer(t *testing.T) {
 		t.Errorf("missing object with cookies: %d, want 404", r.StatusCode)
 	}
 
-	// Logout without a session: only the session cookie's deletion, and
-	// nothing that names a course of the catalogue.
+	// Logout without a session: only the deletions of the session cookie
+	// and its user hint, and nothing that names a course of the catalogue.
 	anon := &client{t: t, base: srv.URL, cookies: map[string]*http.Cookie{}}
 	r = anon.do("POST", "/api/logout", "")
-	if sc := r.Header.Values("Set-Cookie"); r.StatusCode != 204 || len(sc) != 1 || !strings.HasPrefix(sc[0], api.SessionCookie+"=;") {
-		t.Errorf("logout without a session: %d, Set-Cookie %q; want 204 and only the session cookie's deletion", r.StatusCode, sc)
+	if sc := r.Header.Values("Set-Cookie"); r.StatusCode != 204 || len(sc) != 2 || !strings.HasPrefix(sc[0], api.SessionCookie+"=;") || !strings.HasPrefix(sc[1], api.UserHintCookie+"=;") {
+		t.Errorf("logout without a session: %d, Set-Cookie %q; want 204 and only the deletions of the session cookie and its hint", r.StatusCode, sc)
 	}
 
-	// With the session: the session cookie and the granted course's
-	// CloudFront cookies expire, and no other course is named.
+	// With the session: the session cookie, its hint and the granted
+	// course's CloudFront cookies expire, and no other course is named.
 	r = c.do("POST", "/api/logout", "")
 	if r.StatusCode != 204 {
 		t.Errorf("logout: %d, want 204", r.StatusCode)
 	}
 	for _, ck := range r.Cookies() {
-		if ck.Name != api.SessionCookie && ck.Path != "/courses/intro-to-hls/" {
-			t.Errorf("logout expires %s (path %s), not the session cookie or a granted course's", ck.Name, ck.Path)
+		if ck.Name != api.SessionCookie && ck.Name != api.UserHintCookie && ck.Path != "/courses/intro-to-hls/" {
+			t.Errorf("logout expires %s (path %s), not the session cookie, its hint or a granted course's", ck.Name, ck.Path)
 		}
 	}
 	if got := len(c.courseCookies("/courses/intro-to-hls/")); got != 0 {

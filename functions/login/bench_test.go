@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cfgate/cfgate/internal/api"
 	"github.com/cfgate/cfgate/internal/testutil/awslatency"
 )
 
@@ -103,17 +104,19 @@ func BenchmarkColdStart(b *testing.B) {
 // every AWS call going through the latency harness at its defaults
 // (internal/testutil/awslatency: DynamoDB 4 ms, Secrets Manager, SSM and
 // CloudFront 20 ms per call; override with CFGATE_AWS_LATENCY), so init pays
-// its one round of calls (the slowest of them) and the first /access its two
-// DynamoDB round trips. first-at-latency is first with the time moto_server
+// its one round of calls (the slowest of them) and the first /access its one
+// DynamoDB round trip (the browser sends the user hint that login set). first-at-latency is first with the time moto_server
 // took beyond the assumed latency taken out (init's round: awslatency.
 // ConcurrentDelay; /access's rounds: awslatency.OnPath).
 //
 // Each iteration also runs the process floor (BenchmarkProcessFloor's
 // rejected start) just before its cold start, so that the floor is measured
-// in the same run, on the machine as it is then; local-ms is the median of
-// first-at-latency minus the median floor, the slowest init call and two
-// DynamoDB latencies: the time of the cold path's own work, which #14 bounds
-// at 5 ms. (Medians, not the median of per-iteration differences: a floor
+// in the same run, on the machine as it is then. local-ms is the median of
+// first-at-latency minus the median floor, the slowest init call and one
+// DynamoDB latency: the time of the cold path's own work. margin-ms is what
+// is left of #14's bound (floor + slowest init call + two DynamoDB
+// latencies + 5 ms) above the median first-at-latency: the target is met
+// when it is positive. (Medians, not the median of per-iteration differences: a floor
 // and the cold start after it vary independently, so subtracting them pair
 // by pair would add the floor's noise to the result.)
 func BenchmarkColdStartAWSLatency(b *testing.B) {
@@ -138,9 +141,11 @@ func BenchmarkColdStartAWSLatency(b *testing.B) {
 	payload := event(b, "access.json", session)
 	// The assumed latencies on the cold path: init's slowest call (its
 	// calls run in one round; SSM is among them, as the domain comes from
-	// the parameter here) and /access's two DynamoDB round trips.
+	// the parameter here) and /access's DynamoDB round trip. #14's bound
+	// allows two.
 	slowest := max(delays["secretsmanager"], delays["ssm"], delays["cloudfront"], delays["dynamodb"])
-	onPath := slowest + 2*delays["dynamodb"]
+	onPath := slowest + delays["dynamodb"]
+	bound := slowest + 2*delays["dynamodb"] + 5*time.Millisecond
 	var initMS, initModeledMS, firstMS, modeledMS, floorMS []float64
 	for i := 0; i < b.N; i++ {
 		fl := startFunction(b, w, map[string]string{})
@@ -186,6 +191,7 @@ func BenchmarkColdStartAWSLatency(b *testing.B) {
 	reportDist(b, "init-at-latency", initModeledMS)
 	reportDist(b, "floor", floorMS)
 	b.ReportMetric(median(modeledMS)-median(floorMS)-float64(onPath.Microseconds())/1000, "local-ms")
+	b.ReportMetric(float64(bound.Microseconds())/1000-(median(modeledMS)-median(floorMS)), "margin-ms")
 }
 
 // envMap turns KEY=value lines into a map.
@@ -231,7 +237,9 @@ func BenchmarkProcessFloor(b *testing.B) {
 	reportDist(b, "start-to-exit", ms)
 }
 
-// benchSession logs in once (in process) and returns a session cookie value.
+// benchSession logs in once (in process) and returns what event puts in the
+// fixture's session cookie: the session and, as a browser sends it, the
+// user hint the login set (withHint).
 func benchSession(b *testing.B, w *world) string {
 	b.Helper()
 	f := startFunction(b, w, w.env())
@@ -240,13 +248,11 @@ func benchSession(b *testing.B, w *world) string {
 		b.Fatal(err)
 	}
 	resp := decode(b, out)
-	for _, c := range resp.Cookies {
-		if v, ok := strings.CutPrefix(c, "cfgate_session="); ok {
-			return strings.SplitN(v, ";", 2)[0]
-		}
+	cs := cookies(resp)
+	if resp.StatusCode != 200 || cs[api.SessionCookie] == nil || cs[api.UserHintCookie] == nil {
+		b.Fatalf("login: %d %s", resp.StatusCode, resp.Body)
 	}
-	b.Fatalf("login: %d %s", resp.StatusCode, resp.Body)
-	return ""
+	return withHint(cs[api.SessionCookie].Value, cs[api.UserHintCookie].Value)
 }
 
 // BenchmarkPeakRSS runs one process through a login (argon2id, m=19 MiB)

@@ -34,6 +34,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/cfgate/cfgate/internal/api"
 	"github.com/cfgate/cfgate/internal/cfsign"
 	"github.com/cfgate/cfgate/internal/password"
 	"github.com/cfgate/cfgate/internal/store"
@@ -178,6 +179,13 @@ func event(t testing.TB, name, session string) []byte {
 		b = bytes.Replace(b, []byte("REPLACED-BY-TEST"), []byte(session), 1)
 	}
 	return b
+}
+
+// withHint is what event puts in place of the fixture's session cookie value
+// for a request that also carries the user hint: the session token, then
+// the hint as the next element of the event's cookies.
+func withHint(token, hint string) string {
+	return token + `", "` + api.UserHintCookie + "=" + hint
 }
 
 func decode(t testing.TB, out []byte) events.APIGatewayV2HTTPResponse {

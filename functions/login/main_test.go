@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/cfgate/cfgate/internal/api"
 	"github.com/cfgate/cfgate/internal/lambdahttp"
 	"github.com/cfgate/cfgate/internal/loginconfig"
 	"github.com/cfgate/cfgate/internal/testutil/motoserver"
@@ -69,8 +70,16 @@ func TestHandlerLoginAndAccess(t *testing.T) {
 	var logs syncbuf.Buffer
 	invoke := newTestInvoke(t, w, w.env(), &logs)
 
-	session := checkLogin(t, decode(t, invokeJSON(t, invoke, event(t, "login.json", ""))))
+	login := decode(t, invokeJSON(t, invoke, event(t, "login.json", "")))
+	session := checkLogin(t, login)
 	checkAccess(t, decode(t, invokeJSON(t, invoke, event(t, "access.json", session))), w.pub)
+	// With the user hint the login set, as a browser sends it.
+	hint := cookies(login)[api.UserHintCookie]
+	if hint == nil || !hint.HttpOnly || !hint.Secure || hint.Path != "/api/" {
+		t.Fatalf("login: user hint cookie %+v in %q", hint, login.Cookies)
+	}
+	hinted := withHint(session, hint.Value)
+	checkAccess(t, decode(t, invokeJSON(t, invoke, event(t, "access.json", hinted))), w.pub)
 
 	tests := []struct {
 		name    string
@@ -78,6 +87,8 @@ func TestHandlerLoginAndAccess(t *testing.T) {
 		want    int
 	}{
 		{"course not granted", bytes.Replace(event(t, "access.json", session), []byte("intro-to-hls"), []byte("advanced-streaming"), 2), 403},
+		{"course not granted, with the hint", bytes.Replace(event(t, "access.json", hinted), []byte("intro-to-hls"), []byte("advanced-streaming"), 2), 403},
+		{"forged session with a hint", event(t, "access.json", withHint("Zm9yZ2VkLXNlc3Npb24taWQtdGhhdC1pcy1ub3QtcmVhbA", hint.Value)), 401},
 		{"forged session", event(t, "access.json", "Zm9yZ2VkLXNlc3Npb24taWQtdGhhdC1pcy1ub3QtcmVhbA"), 401},
 		{"no session", event(t, "session.json", ""), 401},
 		{"course id with star", bytes.Replace(event(t, "access.json", session), []byte("/api/courses/intro-to-hls/"), []byte("/api/courses/%2A/"), 1), 404},

@@ -438,9 +438,10 @@ func TestLogout(t *testing.T) {
 	if resp := e.do(withSession(req("GET", "/api/session", ""), token)); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("session after logout: %d, want 401", resp.StatusCode)
 	}
-	// Logout without a session is still 204 and clears the session cookie,
-	// and nothing else: no course cookie names the catalogue, with no cookie,
-	// a malformed one, or one whose session is gone.
+	// Logout without a session is still 204 and clears the session cookie
+	// and its user hint, and nothing else: no course cookie names the
+	// catalogue, with no cookie, a malformed one, or one whose session is
+	// gone.
 	for name, r := range map[string]*http.Request{
 		"no cookie":       req("POST", "/api/logout", ""),
 		"malformed token": withSession(req("POST", "/api/logout", ""), "not-a-token"),
@@ -450,8 +451,8 @@ func TestLogout(t *testing.T) {
 		if resp.StatusCode != http.StatusNoContent || findCookie(resp, SessionCookie) == nil {
 			t.Errorf("%s: logout status %d, session cookie cleared %v", name, resp.StatusCode, findCookie(resp, SessionCookie) != nil)
 		}
-		if n := len(resp.Cookies()); n != 1 {
-			t.Errorf("%s: logout set %d cookies, want only the session cookie's deletion: %v", name, n, resp.Header.Values("Set-Cookie"))
+		if n, hint := len(resp.Cookies()), findCookie(resp, UserHintCookie); n != 2 || hint == nil || hint.MaxAge >= 0 {
+			t.Errorf("%s: logout set %d cookies, want only the deletions of the session cookie and its hint: %v", name, n, resp.Header.Values("Set-Cookie"))
 		}
 	}
 }
@@ -600,14 +601,15 @@ func TestStoreErrors(t *testing.T) {
 
 func fmtWrap(err error) error { return fmt.Errorf("dynamodb GetItem: %w", err) }
 
-// TestLogsCarryNoSecrets runs a login, an access and a logout and checks
-// that no password, session id, signature or email appears in the logs or
-// metrics.
+// TestLogsCarryNoSecrets runs a login, an access without and one with the
+// user hint, and a logout, and checks that no password, session id, user
+// hint, signature or email appears in the logs or metrics.
 func TestLogsCarryNoSecrets(t *testing.T) {
 	e := newEnv(t)
 	e.do(req("POST", "/api/login", loginBodyJSON(alice, "a wrong password")))
-	token := e.login(t, alice, alicePW)
-	resp := e.do(withSession(req("POST", "/api/courses/"+courseIntro+"/access", ""), token))
+	token, hint := e.loginHinted(t, alice, alicePW)
+	e.do(withSession(req("POST", "/api/courses/"+courseIntro+"/access", ""), token))
+	resp := e.do(withHint(req("POST", "/api/courses/"+courseIntro+"/access", ""), token, hint))
 	sig := findCookie(resp, "CloudFront-Signature")
 	if sig == nil {
 		t.Fatal("no signature cookie")
@@ -617,6 +619,7 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	for name, secret := range map[string]string{
 		"password": alicePW, "wrong password": "a wrong password", "session id": token,
 		"session hash": hashToken(token), "signature": sig.Value, "email": alice,
+		"user hint": hint,
 	} {
 		if strings.Contains(out, secret) {
 			t.Errorf("logs contain the %s", name)

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -66,13 +67,17 @@ func (c *courseGrant) signError(err error, what string) error {
 // nothing unchecked can reach a policy's Resource), the session, then the
 // user, the course and the grant.
 //
-// Two DynamoDB round trips: the session, then the user and the grant in one
-// request; the course comes from the catalogue copy (read in the same round
-// when it is stale), and a stale LastSeen is written in that round too. A
-// route with manifest set also reads the course's manifest in that round
-// when its copy is stale (one GetObject; none for a course missing from a
-// fresh catalogue copy; kept only for a course of the catalogue). A bucket
-// error answers only a viewer who passed every check.
+// One DynamoDB round trip when the request's user hint opens (see hint.go):
+// the session, the user and the grant in one request; two otherwise (or
+// when the hint names someone else): the session, then the user and the
+// grant. The course comes from the catalogue copy, read in the same round
+// when it is stale. A stale LastSeen is written alongside the user and
+// grant's read, or, with a hint, alongside what follows the read (the
+// route's signing), once per TouchInterval. A route with manifest set also
+// reads the course's manifest in the read's round when its copy is stale
+// (one GetObject; none for a course missing from a fresh catalogue copy;
+// kept only for a course of the catalogue). A bucket error answers only a
+// viewer who passed every check.
 func (h *Handler) checkCourse(r *http.Request, req *request, rt *route) (*courseGrant, error) {
 	if rt.validate != nil {
 		if err := rt.validate(req); err != nil {
@@ -85,12 +90,19 @@ func (h *Handler) checkCourse(r *http.Request, req *request, rt *route) (*course
 		return nil, fail(kindNotFound, "malformed_course_id", "")
 	}
 	ctx, now := r.Context(), h.now()
-	s, err := h.currentSession(ctx, r, now)
+	token, err := requestToken(r)
 	if err != nil {
 		return nil, err
 	}
-	req.user = userHash(s.Email)
-	h.touch(ctx, req, s, now) // LastSeen, alongside the next round
+	hint := userHint(r, token)
+	var s store.Session // known before the read only without a hint
+	if hint == "" {
+		if s, err = h.currentSession(ctx, r, now); err != nil {
+			return nil, err
+		}
+		req.user = userHash(s.Email)
+		h.touch(ctx, req, s, now) // LastSeen, alongside the next round
+	}
 	var (
 		wg     sync.WaitGroup
 		catErr error
@@ -122,6 +134,7 @@ func (h *Handler) checkCourse(r *http.Request, req *request, rt *route) (*course
 		// route, which signs only for a viewer who passed every check.
 		sent := make(chan struct{})
 		readCtx = store.OnSent(ctx, func() { close(sent) })
+		known := s // zero with a hint: the read below sets s
 		wg.Go(func() {
 			select {
 			case <-sent:
@@ -130,12 +143,18 @@ func (h *Handler) checkCourse(r *http.Request, req *request, rt *route) (*course
 					return
 				default:
 				}
-				rt.prepare(h, ctx, id, s)
+				rt.prepare(h, ctx, id, known)
 			case <-readDone:
 			}
 		})
 	}
-	u, g, granted, err := h.getUserGrant(readCtx, s.Email, id, readDone)
+	var rd grantRead
+	if hint == "" {
+		rd.u, rd.g, rd.granted, rd.err = h.getUserGrant(readCtx, s.Email, id, readDone)
+	} else {
+		rd = h.getSessionGrant(ctx, readCtx, req, hashToken(token), hint, id, now, readDone)
+		s = rd.s
+	}
 	wg.Wait()
 	var manErr error
 	if load != nil {
@@ -146,7 +165,10 @@ func (h *Handler) checkCourse(r *http.Request, req *request, rt *route) (*course
 			h.mans.set(id, man, now)
 		}
 	}
-	if err := checkUser(u, err, kindForbidden, "account disabled"); err != nil {
+	if rd.sessErr != nil {
+		return nil, rd.sessErr
+	}
+	if err := checkUser(rd.u, rd.err, kindForbidden, "account disabled"); err != nil {
 		return nil, err
 	}
 	if catErr != nil {
@@ -157,16 +179,27 @@ func (h *Handler) checkCourse(r *http.Request, req *request, rt *route) (*course
 		return nil, fail(kindNotFound, "unknown_course", "")
 	}
 	switch {
-	case !granted:
+	case !rd.granted:
 		return nil, fail(kindForbidden, "not_granted", "no access to this course")
-	case !g.Active(now):
+	case !rd.g.Active(now):
 		return nil, fail(kindForbidden, "grant_expired", "no access to this course")
 	}
 	if manErr != nil {
 		return nil, internal("manifest_error", manErr, "read manifest of %q", id)
 	}
-	req.grant = courseGrant{id: id, now: now, session: s, grant: g, course: co, manifest: man}
+	req.grant = courseGrant{id: id, now: now, session: s, grant: rd.g, course: co, manifest: man}
 	return &req.grant, nil
+}
+
+// grantRead is the read of a course route's user and grant (and, with a
+// hint, of its session).
+type grantRead struct {
+	s       store.Session // with a hint: the session read
+	sessErr error         // with a hint: the session's failure (401, 500)
+	u       store.User
+	g       store.Grant
+	granted bool
+	err     error // the user's read: store.ErrNotFound or a store error
 }
 
 // getUserGrant reads the user and grant and then closes done (when not
@@ -176,6 +209,43 @@ func (h *Handler) getUserGrant(ctx context.Context, email, id string, done chan 
 		defer close(done)
 	}
 	return h.store.GetUserGrant(ctx, email, id)
+}
+
+// getSessionGrant reads the session idHash with the user hint's user and
+// grant (one round; readCtx carries the preparation's OnSent function), then
+// closes done (when not nil). A hint that is not the session's user's costs
+// a second read, of the session's own user and grant (with ctx: its OnSent
+// function has been called). A live session's LastSeen is touched when stale,
+// alongside whatever follows.
+func (h *Handler) getSessionGrant(ctx, readCtx context.Context, req *request, idHash, hint, id string, now time.Time, done chan struct{}) grantRead {
+	if done != nil {
+		defer close(done)
+	}
+	r, err := h.store.GetSessionGrant(readCtx, idHash, hint, id)
+	var rd grantRead
+	switch {
+	case err != nil:
+		rd.sessErr = internal("store_error", err, "get session")
+		return rd
+	case !r.SessionFound:
+		rd.sessErr = fail(kindUnauthorized, "unknown_session", "")
+		return rd
+	}
+	if rd.s, rd.sessErr = liveSession(r.Session, now); rd.sessErr != nil {
+		return rd
+	}
+	req.user = userHash(rd.s.Email)
+	h.touch(ctx, req, rd.s, now)
+	if !r.Matched {
+		rd.u, rd.g, rd.granted, rd.err = h.store.GetUserGrant(ctx, rd.s.Email, id)
+		return rd
+	}
+	if !r.UserFound {
+		rd.err = fmt.Errorf("get %s: %w", store.UserRef(rd.s.Email), store.ErrNotFound)
+		return rd
+	}
+	rd.u, rd.g, rd.granted = r.User, r.Grant, r.Granted
+	return rd
 }
 
 // signingKey returns the current signing key, or 503 (fail closed).

@@ -158,6 +158,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, req *request) er
 		return err
 	}
 	http.SetCookie(w, h.sessionCookie(token, int(h.cfg.SessionTTL/time.Second)))
+	h.setUserHint(w, token, email, now.Add(h.cfg.SessionTTL), now)
 	h.log.LogAttrs(ctx, slog.LevelInfo, "login", slog.String("user", req.user), slog.Int("courses", len(courses)))
 	writeJSON(w, http.StatusOK, sessionBody{Email: email, Courses: courses})
 	return nil

@@ -59,6 +59,16 @@ func (r *recordingStore) GetUserGrant(ctx context.Context, email, id string) (st
 	return r.Store.GetUserGrant(ctx, email, id)
 }
 
+func (r *recordingStore) GetSessionGrant(ctx context.Context, idHash, email, id string) (store.SessionGrant, error) {
+	r.add("GetSessionGrant")
+	return r.Store.GetSessionGrant(ctx, idHash, email, id)
+}
+
+func (r *recordingStore) TouchSession(ctx context.Context, idHash, email string, at time.Time) error {
+	r.add("TouchSession")
+	return r.Store.TouchSession(ctx, idHash, email, at)
+}
+
 func (r *recordingStore) ListGrants(ctx context.Context, email string) ([]store.Grant, error) {
 	r.add("ListGrants")
 	return r.Store.ListGrants(ctx, email)

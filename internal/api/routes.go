@@ -38,9 +38,11 @@ type route struct {
 	// manifest: checkCourse also reads the course's manifest (materials),
 	// in the same round as the grant when the cached copy is stale.
 	manifest bool
-	// prepare, when set, runs in the second round beside the user and
-	// grant read, once the session is live, the course is in the
-	// catalogue and the read's request is on its way (store.OnSent), to
+	// prepare, when set, runs beside the user and grant read (the second
+	// round, once the session is live; or, with a user hint, the one
+	// round that reads the session too, with a zero session), when the
+	// course is in the catalogue and the read's request is on its way
+	// (store.OnSent), to
 	// do work whose result the route hands out only after every check has
 	// passed (warming the signature cache). It does not run when the read
 	// ends first. checkCourse waits for it; its failure is the route's to

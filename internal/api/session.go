@@ -46,9 +46,15 @@ func validToken(v string) bool {
 }
 
 func (h *Handler) sessionCookie(token string, maxAge int) *http.Cookie {
+	return h.apiCookie(SessionCookie, token, maxAge)
+}
+
+// apiCookie is a cookie of the API's own (the session and its user hint):
+// sent only to /api/, never to scripts or other sites.
+func (h *Handler) apiCookie(name, value string, maxAge int) *http.Cookie {
 	return &http.Cookie{
-		Name:     SessionCookie,
-		Value:    token,
+		Name:     name,
+		Value:    value,
 		Path:     "/api/",
 		MaxAge:   maxAge,
 		HttpOnly: true,
@@ -69,12 +75,9 @@ func sessionToken(r *http.Request) string {
 // currentSession returns the live session of the request, or a 401 failure
 // (no, malformed, unknown or expired session).
 func (h *Handler) currentSession(ctx context.Context, r *http.Request, now time.Time) (store.Session, error) {
-	token := sessionToken(r)
-	if token == "" {
-		return store.Session{}, fail(kindUnauthorized, "no_session", "")
-	}
-	if !validToken(token) {
-		return store.Session{}, fail(kindUnauthorized, "malformed_session", "")
+	token, err := requestToken(r)
+	if err != nil {
+		return store.Session{}, err
 	}
 	s, err := h.store.GetSession(ctx, hashToken(token))
 	switch {
@@ -82,7 +85,26 @@ func (h *Handler) currentSession(ctx context.Context, r *http.Request, now time.
 		return store.Session{}, fail(kindUnauthorized, "unknown_session", "")
 	case err != nil:
 		return store.Session{}, internal("store_error", err, "get session")
-	case !now.Before(s.Expires):
+	}
+	return liveSession(s, now)
+}
+
+// requestToken returns the request's session token, or a 401 failure when
+// it has none or one of the wrong shape (refused without a store lookup).
+func requestToken(r *http.Request) (string, error) {
+	token := sessionToken(r)
+	if token == "" {
+		return "", fail(kindUnauthorized, "no_session", "")
+	}
+	if !validToken(token) {
+		return "", fail(kindUnauthorized, "malformed_session", "")
+	}
+	return token, nil
+}
+
+// liveSession returns s, or a 401 failure if it has expired at now.
+func liveSession(s store.Session, now time.Time) (store.Session, error) {
+	if !now.Before(s.Expires) {
 		return store.Session{}, fail(kindUnauthorized, "session_expired", "")
 	}
 	return s, nil
@@ -202,6 +224,11 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request, req *request) 
 		return err
 	}
 	req.joinTouch()
+	// A session without a hint that opens (one from before hints, or a
+	// cookie the browser lost) gets one: the player asks here first.
+	if token := sessionToken(r); userHint(r, token) != s.Email {
+		h.setUserHint(w, token, s.Email, s.Expires, now)
+	}
 	writeJSON(w, http.StatusOK, sessionBody{Email: s.Email, Courses: courses})
 	return nil
 }
@@ -247,6 +274,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request, req *request) e
 	// Cookies are expired even when the server-side delete failed: the
 	// browser forgets them either way.
 	http.SetCookie(w, h.sessionCookie("", -1))
+	http.SetCookie(w, h.apiCookie(UserHintCookie, "", -1))
 	for _, id := range ids {
 		for _, c := range h.issuer.Expired(id) {
 			http.SetCookie(w, c)
