@@ -97,7 +97,7 @@ func (h *Handler) checkCourse(r *http.Request, req *request, rt *route) (*course
 	hint := userHint(r, token)
 	var s store.Session // known before the read only without a hint
 	if hint == "" {
-		if s, err = h.currentSession(ctx, r, now); err != nil {
+		if s, err = h.tokenSession(ctx, token, now); err != nil {
 			return nil, err
 		}
 		req.user = userHash(s.Email)

@@ -79,6 +79,12 @@ func (h *Handler) currentSession(ctx context.Context, r *http.Request, now time.
 	if err != nil {
 		return store.Session{}, err
 	}
+	return h.tokenSession(ctx, token, now)
+}
+
+// tokenSession is currentSession for a token already checked by
+// requestToken.
+func (h *Handler) tokenSession(ctx context.Context, token string, now time.Time) (store.Session, error) {
 	s, err := h.store.GetSession(ctx, hashToken(token))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
