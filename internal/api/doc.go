@@ -48,6 +48,12 @@
 //     account's oldest. /access and /session refresh a session's LastSeen
 //     at most every TouchInterval, in a goroutine alongside the request's
 //     other store calls that is joined before the response.
+//   - The user hint: a second cookie, cfgate_user, with the session
+//     cookie's attributes, names the session's user (sealed under a key
+//     derived from the session token; hint.go), so that a course route
+//     reads the session, the user and the grant in one round trip. It is
+//     not trusted: what is read with it counts only if the session is that
+//     user's.
 //   - Login answers 401 with one body for an unknown user, a disabled user
 //     and a wrong password, and does the argon2id work in each case
 //     (password.DummyVerify for unknown users). Attempts are counted for

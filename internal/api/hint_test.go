@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cfgate/cfgate/internal/cfsign"
 	"github.com/cfgate/cfgate/internal/store"
 )
 
@@ -273,45 +272,5 @@ func TestSessionSetsMissingHint(t *testing.T) {
 	resp = e.do(withHint(req("GET", "/api/session", ""), token, sealHint(token, bob)))
 	if h := findCookie(resp, UserHintCookie); resp.StatusCode != http.StatusOK || h == nil || openHint(token, h.Value) != alice {
 		t.Errorf("session with a hint naming bob: %d, not replaced by alice's", resp.StatusCode)
-	}
-}
-
-// sessionGrantSignWaitingStore is signWaitingStore for the hinted read.
-type sessionGrantSignWaitingStore struct{ signWaitingStore }
-
-func (s *sessionGrantSignWaitingStore) GetSessionGrant(ctx context.Context, idHash, email, courseID string) (store.SessionGrant, error) {
-	store.Sent(ctx)
-	iss := s.issuer()
-	deadline := time.Now().Add(10 * time.Second)
-	for iss.Signatures() <= s.base.Load() {
-		if time.Now().After(deadline) {
-			s.waited <- false
-			return store.SessionGrant{}, errors.New("no signature while the read was held")
-		}
-		time.Sleep(time.Millisecond) // polling a condition, not timing anything
-	}
-	s.waited <- true
-	return s.Store.GetSessionGrant(ctx, idHash, email, courseID)
-}
-
-// TestAccessSignsBesideSessionGrantRead: with the hint too, the first
-// /access signs while its one read is under way, and hands out that very
-// signature.
-func TestAccessSignsBesideSessionGrantRead(t *testing.T) {
-	var e *env
-	ws := &sessionGrantSignWaitingStore{signWaitingStore{issuer: func() *cfsign.Issuer { return e.issuer }, waited: make(chan bool, 4)}}
-	e = newEnv(t, withStore(func(s store.Store) store.Store { ws.Store = s; return ws }))
-	token, hint := e.loginHinted(t, alice, alicePW)
-	before := e.issuer.Signatures()
-	ws.base.Store(before)
-	resp := e.do(withHint(req(http.MethodPost, "/api/courses/"+courseIntro+"/access", "", "Origin", ownOrigin), token, hint))
-	if !<-ws.waited {
-		t.Fatal("no signature was made before the read returned")
-	}
-	if resp.StatusCode != http.StatusOK || len(cloudFrontCookies(resp)) == 0 {
-		t.Fatalf("access: %d, cookies %v: %s", resp.StatusCode, cloudFrontCookies(resp), readBody(t, resp))
-	}
-	if n := e.issuer.Signatures() - before; n != 1 {
-		t.Errorf("%d signatures for one /access, want 1 (the one made beside the read)", n)
 	}
 }

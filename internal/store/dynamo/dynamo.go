@@ -21,7 +21,8 @@
 //
 // Access patterns: every read is a consistent GetItem, BatchGetItem or Query,
 // never a Scan. GetUserGrant reads the PROFILE and GRANT#<course> items of a
-// user in one BatchGetItem.
+// user in one BatchGetItem; GetSessionGrant adds the SESSION#<hash> item to
+// the same BatchGetItem.
 // ListGrants is a Query on PK=USER#<email>, SK begins_with GRANT#, so it comes
 // back sorted by course id; ListCourses is a Query on PK=CATALOGUE.
 // PutCourse writes the course and its catalogue entry in one transaction.
@@ -461,7 +462,7 @@ func (st *Store) GetGrant(ctx context.Context, email, courseID string) (store.Gr
 	return grantFrom(it), nil
 }
 
-// maxBatchAttempts bounds the BatchGetItem calls of one GetUserGrant while
+// maxBatchAttempts bounds the BatchGetItem calls of one batchGet while
 // DynamoDB returns keys unprocessed (which it does under throttling).
 const maxBatchAttempts = 4
 
