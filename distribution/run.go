@@ -81,6 +81,7 @@ type options struct {
 	lockoutThreshold        int
 	lockoutAccountThreshold int
 	maxSessions             int
+	rehash                  bool
 	lockoutWindow           time.Duration
 	downloadLinkTTL         time.Duration
 	playbackTTL             time.Duration
@@ -112,6 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fl.IntVar(&o.lockoutThreshold, "lockout-threshold", api.DefaultLockoutThreshold, "failed logins of an account from one address before that address gets 429 (LOCKOUT_THRESHOLD in AWS)")
 	fl.IntVar(&o.lockoutAccountThreshold, "lockout-account-threshold", api.DefaultLockoutAccountThreshold, "failed logins of an account from all addresses before it gets 429 everywhere (LOCKOUT_ACCOUNT_THRESHOLD in AWS)")
 	fl.DurationVar(&o.lockoutWindow, "lockout-window", api.DefaultLockoutWindow, "failed-login counting window (LOCKOUT_WINDOW in AWS)")
+	fl.BoolVar(&o.rehash, "rehash", true, "after a successful login, replace a stored password hash made with other argon2id parameters than the current ones, as the login function does (false: keep it, for load tests that seed cheap hashes)")
 	fl.IntVar(&o.maxSessions, "max-sessions", api.DefaultMaxSessions, "devices (active sessions) one account may use at once; a login past it signs the oldest out (MAX_SESSIONS in AWS)")
 	fl.DurationVar(&o.downloadLinkTTL, "download-link-ttl", api.DefaultDownloadLinkTTL, "validity of a download link, capped at the grant's and the session's end (DOWNLOAD_LINK_TTL in AWS)")
 	fl.DurationVar(&o.playbackTTL, "playback-ttl", api.DefaultPlaybackTTL, "validity of a cookie-less playback URL, capped at the grant's and the session's end (PLAYBACK_TTL in AWS)")
@@ -354,6 +356,7 @@ func setup(ctx context.Context, o *options, domain string, logger *slog.Logger) 
 		LockoutAccountThreshold: o.lockoutAccountThreshold,
 		LockoutWindow:           o.lockoutWindow,
 		MaxSessions:             o.maxSessions,
+		Passwords:               passwords(o.rehash),
 
 		// The bucket as the login function reads it, and links on this
 		// plain-http origin.
@@ -489,4 +492,13 @@ func randomPassword() string {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return string(b[:4]) + "-" + string(b[4:8]) + "-" + string(b[8:12]) + "-" + string(b[12:])
+}
+
+// passwords is the API's password verifier: the default (nil), or with
+// -rehash=false one that keeps stored hashes as they are.
+func passwords(rehash bool) api.PasswordVerifier {
+	if rehash {
+		return nil
+	}
+	return api.KeepHashes{}
 }

@@ -78,13 +78,25 @@ type Rehasher interface {
 }
 
 // argon2Verifier is the default: internal/password, with a failed login
-// always costing at least a Default hash's work (password.VerifyLogin).
-type argon2Verifier struct{}
+// always costing at least a Default hash's work (password.VerifyLogin), and
+// a stored hash with other parameters replaced after a successful login.
+type argon2Verifier struct{ KeepHashes }
 
-func (argon2Verifier) Verify(hash, pw string) (bool, error) { return password.VerifyLogin(hash, pw) }
-func (argon2Verifier) DummyVerify(pw string) bool           { return password.DummyVerify(pw) }
-func (argon2Verifier) NeedsRehash(hash string) bool         { return password.NeedsRehash(hash) }
-func (argon2Verifier) Hash(pw string) (string, error)       { return password.Hash(pw) }
+func (argon2Verifier) NeedsRehash(hash string) bool   { return password.NeedsRehash(hash) }
+func (argon2Verifier) Hash(pw string) (string, error) { return password.Hash(pw) }
+
+// KeepHashes is the default verifier without the rehash after a successful
+// login: a stored hash is kept whatever its parameters. It is for the local
+// distribution's load tests (-rehash=false), whose viewers carry a cheap
+// hash so that logins measure the path rather than argon2id; the login
+// function always uses the default.
+type KeepHashes struct{}
+
+// Verify implements PasswordVerifier (password.VerifyLogin).
+func (KeepHashes) Verify(hash, pw string) (bool, error) { return password.VerifyLogin(hash, pw) }
+
+// DummyVerify implements PasswordVerifier (password.DummyVerify).
+func (KeepHashes) DummyVerify(pw string) bool { return password.DummyVerify(pw) }
 
 // Config configures a Handler. The distribution domain and the CloudFront
 // cookie attributes belong to the cfsign.Issuer given to New.

@@ -195,7 +195,7 @@ func (h *Handler) checkCourse(r *http.Request, req *request, rt *route) (*course
 // hint, of its session).
 type grantRead struct {
 	s       store.Session // with a hint: the session read
-	sessErr error         // with a hint: the session's failure (401, 500)
+	sessErr error         // with a hint: the session's failure (401, 500, 503)
 	u       store.User
 	g       store.Grant
 	granted bool

@@ -19,14 +19,22 @@ import (
 // The hint is not trusted. The user and grant read with it are used only
 // when the session read in the same request belongs to that user
 // (store.SessionGrant.Matched); otherwise the handler reads the session's own
-// user and grant, as it does without a hint. A missing, stale or forged hint
-// therefore costs one more round trip and nothing else.
+// user and grant, as it does without a hint. A missing or stale hint costs
+// the viewer one more round trip and nothing else; a forged one gains its
+// maker nothing.
 //
 // The email is sealed (AES-256-GCM, random nonce) under a key derived with
-// HKDF-SHA-256 from the session token, so the cookie tells nothing to
-// whoever sees it without the session cookie, and a hint copied from another
-// session does not open. Anyone holding the session cookie can already read
-// the email (GET /api/session answers it); the hint discloses no more.
+// HKDF-SHA-256 from the session token, so the cookie tells whoever sees it
+// without the session cookie nothing but the address's length, and a hint
+// copied from another session does not open. Anyone holding the session
+// cookie can already read the email (GET /api/session answers it); the hint
+// discloses no more. The key is the token's alone, not a server secret: a
+// client can seal a hint for a token of its own making, and such a request
+// gets the session's one-round read (a 3-item BatchGetItem: 3 read units
+// rather than the 1 of a session GetItem) and, on a course of the
+// catalogue, the early signature (at most one per course and expiry bucket,
+// kept in the signature cache) before it is refused with 401. The web ACL's
+// per-address rate limits bound that, as they bound any unauthenticated call.
 
 // UserHintCookie is the name of the user hint cookie. It has the session
 // cookie's attributes and lifetime.
@@ -63,7 +71,8 @@ func sealHint(token, email string) string {
 }
 
 // openHint returns the email that hint names for the session token, or ""
-// when it does not open (absent, malformed, forged, or from another session).
+// when it does not open (absent, malformed, altered, or sealed for another
+// token).
 func openHint(token, hint string) string {
 	if hint == "" || len(hint) > maxHintLen {
 		return ""

@@ -165,7 +165,8 @@ func TestUserHintNamingSomeoneElse(t *testing.T) {
 	}
 }
 
-// TestUserHintRefusals: the single round refuses as the two rounds do.
+// TestUserHintRefusals: the single round refuses as the two rounds do, on
+// /access and on a course route that signs nothing (/files).
 func TestUserHintRefusals(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -203,6 +204,12 @@ func TestUserHintRefusals(t *testing.T) {
 		}
 		if m := e.metrics.String()[seen:]; !strings.Contains(m, `"Reason":"`+c.reason+`"`) {
 			t.Errorf("%s: metrics %s, want reason %s", c.name, m, c.reason)
+		}
+		// A course route that signs nothing refuses alike: the refusal
+		// does not rest on the signing's own check of the session's end.
+		resp = e.do(withHint(req("GET", "/api/courses/"+c.course+"/files", ""), c.token, c.hint))
+		if resp.StatusCode != c.status {
+			t.Errorf("%s: files %d, want %d", c.name, resp.StatusCode, c.status)
 		}
 	}
 }

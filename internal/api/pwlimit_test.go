@@ -163,3 +163,20 @@ func TestRehashAfterLogin(t *testing.T) {
 		t.Error("no log line says the hash was replaced")
 	}
 }
+
+// TestKeepHashes: with KeepHashes a login verifies as the default does and
+// leaves a cheap stored hash as it is.
+func TestKeepHashes(t *testing.T) {
+	e := newEnv(t, withConfig(func(c *Config) { c.Passwords = KeepHashes{} }))
+	before, err := e.st.GetUser(t.Context(), alice)
+	if err != nil || !password.NeedsRehash(before.PasswordHash) {
+		t.Fatalf("the test's hashes should be cheap, non-default ones (%v)", err)
+	}
+	if resp := e.do(req("POST", "/api/login", loginBodyJSON(alice, "wrong password"))); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d", resp.StatusCode)
+	}
+	e.login(t, alice, alicePW)
+	if after, err := e.st.GetUser(t.Context(), alice); err != nil || after.PasswordHash != before.PasswordHash {
+		t.Errorf("the stored hash changed (%v)", err)
+	}
+}

@@ -25,8 +25,8 @@ type sentHook struct {
 // request has been written to the connection (net/http/httptrace's
 // WroteRequest), the in-memory store at once. f runs at most once, however
 // many requests the read makes (retries, unprocessed keys), and never if no
-// request was written (the read failed before, or ctx has no hook). Only
-// GetUserGrant honours it today.
+// request was written (the read failed before, or ctx has no hook).
+// GetUserGrant and GetSessionGrant honour it.
 func OnSent(ctx context.Context, f func()) context.Context {
 	return context.WithValue(ctx, sentKey{}, &sentHook{f: f})
 }

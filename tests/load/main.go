@@ -201,6 +201,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		"-cookie-ttl", (10 * time.Minute / time.Duration(o.compress)).String(),
 		"-cookie-bucket", (5 * time.Minute / time.Duration(o.compress)).String(),
 	}
+	if o.hash == "minimal" {
+		// Otherwise each viewer's first login would replace the cheap
+		// hash with a production one: argon2id's full cost once more.
+		distArgs = append(distArgs, "-rehash=false")
+	}
 	// The viewers do not run the player's JavaScript: without an installed
 	// hls.js the distribution gets a placeholder to serve.
 	if _, err := os.Stat(filepath.Join(root, "distribution/player/node_modules/hls.js/dist/hls.min.js")); err != nil {
