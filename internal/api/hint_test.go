@@ -281,3 +281,30 @@ func TestSessionSetsMissingHint(t *testing.T) {
 		t.Errorf("session with a hint naming bob: %d, not replaced by alice's", resp.StatusCode)
 	}
 }
+
+// FuzzOpenHint: no cookie value makes openHint panic or return more than
+// an address's length, and every address up to maxEmailLen comes back from
+// its own seal, and only with its own token.
+func FuzzOpenHint(f *testing.F) {
+	tok, _ := newSessionToken()
+	other, _ := newSessionToken()
+	f.Add(sealHint(tok, alice), alice)
+	f.Add("", "")
+	f.Add("AAAA", "x@y")
+	f.Add(strings.Repeat("A", maxHintLen), strings.Repeat("a", maxEmailLen))
+	f.Fuzz(func(t *testing.T, hint, email string) {
+		if got := openHint(tok, hint); len(got) > maxEmailLen {
+			t.Fatalf("openHint(%q) = %d bytes", hint, len(got))
+		}
+		if email == "" || len(email) > maxEmailLen {
+			return
+		}
+		sealed := sealHint(tok, email)
+		if got := openHint(tok, sealed); got != email {
+			t.Fatalf("openHint(sealHint(%q)) = %q", email, got)
+		}
+		if got := openHint(other, sealed); got != "" {
+			t.Fatalf("a hint opened with another token: %q", got)
+		}
+	})
+}
