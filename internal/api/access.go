@@ -18,18 +18,16 @@ type accessBody struct {
 // prepareCookies runs beside /access's user and grant read (route.prepare):
 // with a key that signs in memory it signs the course's cookies as access
 // will if the grant and the session end after the cookies do (the common
-// case), so that a
-// signature-cache miss costs no time after the read: on a cold start the
-// first cookie's RSA-2048 signature (about 1.4 ms here, several times that
-// on Lambda's CPU share) overlaps the DynamoDB round trip instead of
-// following it. Nothing signed here leaves the cache unless access passes
-// every check and asks for the same cookies; a grant that ends sooner makes
-// access sign its own. A KMS key is never used here: each signature is a
-// charged, rate-limited call, made only for a viewer who passed the checks.
-// s is the session when it was read first (its end caps the cookies), and
-// zero when it is read in the same round (with a user hint): the cookies
-// are then signed uncapped, and a session that ends sooner makes access
-// sign its own.
+// case), so that a signature-cache miss costs no time after the read: on a
+// cold start the first cookie's RSA-2048 signature (about 1.4 ms here,
+// several times that on Lambda's CPU share) overlaps the DynamoDB round
+// trip instead of following it. Nothing signed here leaves the cache unless
+// access passes every check and asks for the same cookies; a grant or
+// session that ends sooner makes access sign its own. s is the session when
+// it was read first (its end caps the cookies), and zero when it is read in
+// the same round (with a user hint): the cookies are then signed uncapped.
+// A KMS key is never used here: each signature is a charged, rate-limited
+// call, made only for a viewer who passed the checks.
 func (h *Handler) prepareCookies(ctx context.Context, id string, s store.Session) {
 	key, err := h.keys.Key(ctx)
 	if err != nil || !key.InMemory() {

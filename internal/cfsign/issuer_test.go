@@ -270,15 +270,23 @@ func (c *countingSigner) Sign(r io.Reader, d []byte, o crypto.SignerOpts) ([]byt
 	return c.inner.Sign(r, d, o)
 }
 
-func TestIssueCache(t *testing.T) {
-	now := fixedNow
-	iss := newTestIssuer(t, IssuerConfig{Now: func() time.Time { return now }})
+// countingIssuer returns an issuer whose clock reads *now and an RSA-SHA1
+// key whose signatures cs counts, from zero (NewKey's check is not counted).
+func countingIssuer(t *testing.T, now *time.Time) (*Issuer, *countingSigner, *Key) {
+	t.Helper()
+	iss := newTestIssuer(t, IssuerConfig{Now: func() time.Time { return *now }})
 	cs := &countingSigner{inner: testRSASigner(t)}
 	k, err := NewKey(testRSAID, RSASHA1, cs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cs.calls.Store(0)
+	return iss, cs, k
+}
+
+func TestIssueCache(t *testing.T) {
+	now := fixedNow
+	iss, cs, k := countingIssuer(t, &now)
 	issue := func(key *Key, course string, c Conditions) CourseCookies {
 		t.Helper()
 		cc, err := iss.Issue(key, course, c)
@@ -609,13 +617,7 @@ func TestIssueSignerPanics(t *testing.T) {
 // Warm no signature. Warm refuses what Issue refuses.
 func TestWarmFillsTheCache(t *testing.T) {
 	now := fixedNow
-	iss := newTestIssuer(t, IssuerConfig{Now: func() time.Time { return now }})
-	cs := &countingSigner{inner: testRSASigner(t)}
-	k, err := NewKey(testRSAID, RSASHA1, cs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs.calls.Store(0)
+	iss, cs, k := countingIssuer(t, &now)
 	if err := iss.Warm(k, "a", Conditions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -353,17 +353,7 @@ func checkCookieless(t *testing.T, reqs []harness.Request, course, format string
 	t.Helper()
 	kinds := map[string]int{}
 	for _, r := range reqs {
-		if r.Status != 200 {
-			t.Errorf("%s %s → %d %s, want 200", r.Method, r.Path, r.Status, r.Failed)
-		}
-		if !r.Sent {
-			t.Errorf("%s: Chromium reported no request headers, so the test cannot tell what it sent", r.Path)
-		} else if r.Cookie != "" {
-			t.Errorf("%s sent a Cookie header (%d cookies)", r.Path, strings.Count(r.Cookie, "=")) // never the value
-		}
-		if !signedQuery(r) {
-			t.Errorf("%s carried no signed query", r.Path)
-		}
+		checkCookielessRequest(t, r)
 		ext := path.Ext(r.Path)
 		switch {
 		case ext == ".m3u8" && !strings.HasPrefix(r.Path, "/api/play/"+course+"/"+format+"/"):
@@ -479,20 +469,30 @@ func checkCookielessCourse(t *testing.T, reqs []harness.Request, course, format 
 	checkCookielessSegments(t, courses, course, format)
 }
 
+// checkCookielessRequest asserts one request of a cookie-less playback:
+// answered 200, sent with no Cookie header at all, carrying the signed query.
+func checkCookielessRequest(t *testing.T, r harness.Request) {
+	t.Helper()
+	if r.Status != 200 {
+		t.Errorf("%s %s → %d %s, want 200", r.Method, r.Path, r.Status, r.Failed)
+	}
+	if !r.Sent {
+		t.Errorf("%s: Chromium reported no request headers, so the test cannot tell what it sent", r.Path)
+	} else if r.Cookie != "" {
+		t.Errorf("%s sent a Cookie header (%d cookies)", r.Path, strings.Count(r.Cookie, "=")) // never the value
+	}
+	if !signedQuery(r) {
+		t.Errorf("%s carried no signed query", r.Path)
+	}
+}
+
 // checkCookielessSegments: segments from /courses/ with the signed query, 200,
 // no Cookie header.
 func checkCookielessSegments(t *testing.T, reqs []harness.Request, course, format string) {
 	t.Helper()
 	n := 0
 	for _, r := range reqs {
-		if r.Status != 200 {
-			t.Errorf("%s %s → %d %s, want 200", r.Method, r.Path, r.Status, r.Failed)
-		}
-		if !r.Sent {
-			t.Errorf("%s: Chromium reported no request headers", r.Path)
-		} else if r.Cookie != "" {
-			t.Errorf("%s sent a Cookie header", r.Path)
-		}
+		checkCookielessRequest(t, r)
 		if !strings.HasPrefix(r.Path, "/courses/"+course+"/"+format+"/") {
 			t.Errorf("segment %s not from /courses/%s/%s/", r.Path, course, format)
 		}
